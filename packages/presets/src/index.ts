@@ -28,7 +28,27 @@ export {
   type ParameterBreakdown,
   type ParameterCount,
 } from './count.js';
+export { type FlopsPerToken, flopsPerToken } from './flops.js';
 export { formatParameterCount, roundToSignificant } from './format.js';
+export { HUGGING_FACE_IGNORED_KEYS, type HuggingFaceConfig } from './interop/config-reader.js';
+export {
+  type ExportHuggingFaceConfigOptions,
+  exportHuggingFaceConfig,
+} from './interop/export-config.js';
+export {
+  type ExportHuggingFaceOptions,
+  exportHuggingFace,
+  type HuggingFaceCheckpoint,
+} from './interop/export-hugging-face.js';
+export type { HuggingFaceArchitecture } from './interop/family.js';
+export { type ImportHuggingFaceConfigOptions, importHuggingFaceConfig } from './interop/import-config.js';
+export {
+  type LoadHuggingFaceOptions,
+  loadHuggingFace,
+  type ShardedSafetensors,
+} from './interop/load-hugging-face.js';
+export { huggingFaceWeightMap } from './interop/weight-map.js';
+export type { InterleavedRows, WeightRule } from './interop/weight-rule.js';
 export {
   dbrx,
   deepseekMoE2b,
