@@ -9,6 +9,7 @@ import {
 } from '../../dtype.js';
 import type { Backend, KernelInput } from '../backend.js';
 import { cpuKernels } from './kernels.js';
+import { wasmGemm } from './wasm-gemm.js';
 
 /** CPU storage: f16/bf16 keep their 16-bit encodings; other dtypes their host arrays. */
 export type CpuData = AnyHostArray | Uint16Array;
@@ -26,8 +27,10 @@ function decode(data: CpuData, dtype: DType): AnyHostArray {
 }
 
 /**
- * The CPU backend: TypedArray kernels, the reference every other backend is tested against. f16 and bf16
- * are storage formats here: inputs are decoded to f32, computed, and the result rounded back on store.
+ * The CPU backend: TypedArray kernels, the reference every other backend is tested against, with matrix
+ * products in WebAssembly SIMD (relaxed SIMD where the engine has it) once they are large enough to repay it.
+ * f16 and bf16 are storage formats here: inputs are decoded to f32, computed, and the result rounded back on
+ * store.
  */
 export function createCpuBackend(): Backend<CpuData> {
   let buffers = 0;
@@ -71,7 +74,9 @@ export function createCpuBackend(): Backend<CpuData> {
       return { buffers, bytes };
     },
     describe() {
-      return 'cpu (TypedArray kernels)';
+      const gemm = wasmGemm();
+      const variant = gemm ? `WebAssembly ${gemm.relaxed ? 'relaxed SIMD' : 'SIMD128'}` : 'JavaScript';
+      return `cpu (TypedArray kernels, ${variant} GEMM)`;
     },
   };
 }

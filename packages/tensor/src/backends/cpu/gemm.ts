@@ -1,10 +1,12 @@
-// Cache-blocked single-precision GEMM for the CPU backend: C[M, N] += A[M, K] @ B[K, N], all row-major with
+// Cache-blocked single-precision GEMM in plain JavaScript: C[M, N] += A[M, K] @ B[K, N], all row-major with
 // explicit offsets and leading dimensions. K and N are blocked so a panel of B stays in cache, and four rows
-// of A are processed together so each loaded row of B is used four times.
+// of A are processed together so each loaded row of B is used four times. It is the reference for the
+// WebAssembly GEMM, serves shapes too small to repay packing, and runs where WebAssembly SIMD does not.
 
 const KC = 256;
 const NC = 1024;
 
+/** C[m, n] += A[m, k] @ B[k, n] over row-major blocks at the given offsets and leading dimensions. */
 export function gemm(
   a: Float32Array,
   aOff: number,
@@ -58,8 +60,17 @@ export function gemm(
   }
 }
 
-/** Row-major transpose of a rows x cols block starting at `off` into a new array (cols x rows). */
-export function transposeBlock(src: Float32Array, off: number, rows: number, cols: number): Float32Array {
+/**
+ * Transposes the rows x cols block at `off` (rows `ld` apart, `cols` by default) into a new row-major array of
+ * cols x rows.
+ */
+export function transposeBlock(
+  src: Float32Array,
+  off: number,
+  rows: number,
+  cols: number,
+  ld = cols,
+): Float32Array {
   const dst = new Float32Array(rows * cols);
   const T = 32;
   for (let r0 = 0; r0 < rows; r0 += T) {
@@ -67,7 +78,7 @@ export function transposeBlock(src: Float32Array, off: number, rows: number, col
       const r1 = Math.min(rows, r0 + T);
       const c1 = Math.min(cols, c0 + T);
       for (let r = r0; r < r1; r++)
-        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[off + r * cols + c] as number;
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[off + r * ld + c] as number;
     }
   }
   return dst;

@@ -1,11 +1,11 @@
 import type { AnyHostArray } from '../../dtype.js';
 import { broadcastIndex, sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
-import { gemm, transposeBlock } from './gemm.js';
+import { gemmBatch } from './gemm-batch.js';
 
 type In = KernelInput<AnyHostArray>;
 
-/** Batched matmul with broadcast batch axes; transposed operands are packed once per batch entry. */
+/** Batched matmul with broadcast batch axes; a transposed operand is only a change of strides. */
 export function matmulKernel(
   [a, b]: readonly In[],
   { transA, transB }: { transA: boolean; transB: boolean },
@@ -21,32 +21,30 @@ export function matmulKernel(
   const c = new Float32Array(batch * m * n);
   const ia = broadcastIndex(ta.shape.slice(0, -2), batchShape);
   const ib = broadcastIndex(tb.shape.slice(0, -2), batchShape);
-  const ad = ta.data as Float32Array;
-  const bd = tb.data as Float32Array;
-  if (m === 0 || n === 0 || k === 0) return c;
-  const packedA = new Map<number, Float32Array>();
-  const packedB = new Map<number, Float32Array>();
-  for (let bi = 0; bi < batch; bi++) {
-    const sa = ia ? (ia[bi] as number) : bi;
-    const sb = ib ? (ib[bi] as number) : bi;
-    let aArr = ad;
-    let aOff = sa * m * k;
-    if (transA) {
-      let p = packedA.get(sa);
-      if (!p) packedA.set(sa, (p = transposeBlock(ad, sa * m * k, k, m)));
-      aArr = p;
-      aOff = 0;
-    }
-    let bArr = bd;
-    let bOff = sb * k * n;
-    if (transB) {
-      let p = packedB.get(sb);
-      if (!p) packedB.set(sb, (p = transposeBlock(bd, sb * k * n, n, k)));
-      bArr = p;
-      bOff = 0;
-    }
-    gemm(aArr, aOff, k, bArr, bOff, n, c, bi * m * n, n, m, n, k);
+  const aOffsets = new Array<number>(batch);
+  const bOffsets = new Array<number>(batch);
+  const cOffsets = new Array<number>(batch);
+  for (let t = 0; t < batch; t++) {
+    aOffsets[t] = (ia ? (ia[t] as number) : t) * m * k;
+    bOffsets[t] = (ib ? (ib[t] as number) : t) * k * n;
+    cOffsets[t] = t * m * n;
   }
+  gemmBatch({
+    m,
+    n,
+    k,
+    a: ta.data as Float32Array,
+    aOffsets,
+    aRowStride: transA ? 1 : k,
+    aColStride: transA ? m : 1,
+    b: tb.data as Float32Array,
+    bOffsets,
+    bRowStride: transB ? 1 : n,
+    bColStride: transB ? k : 1,
+    c,
+    cOffsets,
+    ldc: n,
+  });
   return c;
 }
 
@@ -57,6 +55,7 @@ function segment(offsets: AnyHostArray, e: number, rows: number): [number, numbe
   return [lo, hi];
 }
 
+/** y_RN[seg e] = x_RK[seg e] @ w_EKN[e] (w_ENK transposed with `transW`); rows past offsets[E] stay zero. */
 export function groupedMatmulKernel(
   [x, w, offsets]: readonly In[],
   { transW }: { transW: boolean },
@@ -68,18 +67,29 @@ export function groupedMatmulKernel(
   const n = out.shape[1] as number;
   const experts = tw.shape[0] as number;
   const y = new Float32Array(rows * n);
-  const xd = tx.data as Float32Array;
-  const wd = tw.data as Float32Array;
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
-    if (hi === lo || k === 0 || n === 0) continue;
-    const wOff = e * k * n;
-    const wArr = transW ? transposeBlock(wd, wOff, n, k) : wd;
-    gemm(xd, lo * k, k, wArr, transW ? 0 : wOff, n, y, lo * n, n, hi - lo, n, k);
+    gemmBatch({
+      m: hi - lo,
+      n,
+      k,
+      a: tx.data as Float32Array,
+      aOffsets: [lo * k],
+      aRowStride: k,
+      aColStride: 1,
+      b: tw.data as Float32Array,
+      bOffsets: [e * k * n],
+      bRowStride: transW ? 1 : n,
+      bColStride: transW ? k : 1,
+      c: y,
+      cOffsets: [lo * n],
+      ldc: n,
+    });
   }
   return y;
 }
 
+/** dw_EKN[e] = x_RK[seg e]^T @ dy_RN[seg e]; an empty segment gives zeros. */
 export function groupedMatmulGradWKernel(
   [x, dy, offsets]: readonly In[],
   _attrs: unknown,
@@ -92,9 +102,22 @@ export function groupedMatmulGradWKernel(
   const dw = new Float32Array(experts * k * n);
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
-    if (hi === lo || k === 0 || n === 0) continue;
-    const xt = transposeBlock(tx.data as Float32Array, lo * k, hi - lo, k);
-    gemm(xt, 0, hi - lo, (dy as In).data as Float32Array, lo * n, n, dw, e * k * n, n, k, n, hi - lo);
+    gemmBatch({
+      m: k,
+      n,
+      k: hi - lo,
+      a: tx.data as Float32Array,
+      aOffsets: [lo * k],
+      aRowStride: 1,
+      aColStride: k,
+      b: (dy as In).data as Float32Array,
+      bOffsets: [lo * n],
+      bRowStride: n,
+      bColStride: 1,
+      c: dw,
+      cOffsets: [e * k * n],
+      ldc: n,
+    });
   }
   return dw;
 }

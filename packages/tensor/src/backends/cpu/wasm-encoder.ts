@@ -1,0 +1,241 @@
+// A minimal WebAssembly binary encoder: just the sections and opcodes the CPU GEMM needs, so its module can be
+// built from TypeScript at run time without a toolchain. Opcode values and section layout follow the
+// WebAssembly core specification (binary format, chapter 5) and the SIMD and relaxed-SIMD proposals.
+
+/** Value types. */
+export const I32 = 0x7f;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof V128;
+
+/** Unsigned LEB128. */
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+/** Signed LEB128 of a 32-bit integer. */
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  let v = value | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
+function utf8(name: string): number[] {
+  const bytes = Array.from(new TextEncoder().encode(name));
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+/** SIMD opcodes (after the 0xfd prefix) used by the GEMM. */
+const SIMD = {
+  load: 0x00,
+  load32Splat: 0x09,
+  store: 0x0b,
+  shuffle: 0x0d,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
+  f32x4RelaxedMadd: 0x105,
+} as const;
+
+/**
+ * A function body under construction: each method appends one instruction and returns `this`, so a body reads
+ * as the stack-machine program it is. Locals are numbered after the parameters, in `local()` call order.
+ */
+export class FunctionBody {
+  private readonly code: number[] = [];
+  private readonly locals: ValType[] = [];
+
+  constructor(private readonly paramCount: number) {}
+
+  /** Declares a local of `type` and returns its index. Locals start zeroed. */
+  local(type: ValType): number {
+    this.locals.push(type);
+    return this.paramCount + this.locals.length - 1;
+  }
+
+  /** Pushes each local in turn. */
+  get(...locals: number[]): this {
+    for (const index of locals) this.emit(0x20, ...uleb(index));
+    return this;
+  }
+
+  set(index: number): this {
+    return this.emit(0x21, ...uleb(index));
+  }
+
+  /** `local += value` (i32). */
+  bump(local: number, value: number): this {
+    return this.get(local).i32(value).add().set(local);
+  }
+
+  i32(value: number): this {
+    return this.emit(0x41, ...sleb(value));
+  }
+
+  add(): this {
+    return this.emit(0x6a);
+  }
+
+  sub(): this {
+    return this.emit(0x6b);
+  }
+
+  mul(): this {
+    return this.emit(0x6c);
+  }
+
+  /** i32.and */
+  and(): this {
+    return this.emit(0x71);
+  }
+
+  /** i32.lt_u */
+  ltU(): this {
+    return this.emit(0x49);
+  }
+
+  /** i32.eqz */
+  eqz(): this {
+    return this.emit(0x45);
+  }
+
+  /** Pops c, b, a and pushes `c ? a : b`. */
+  select(): this {
+    return this.emit(0x1b);
+  }
+
+  call(func: number): this {
+    return this.emit(0x10, ...uleb(func));
+  }
+
+  /** `block` with no result; `br` to it jumps past its `end`. */
+  block(): this {
+    return this.emit(0x02, 0x40);
+  }
+
+  /** `loop` with no result; `br` to it jumps back to its start. */
+  loop(): this {
+    return this.emit(0x03, 0x40);
+  }
+
+  /** `if` with no result. */
+  if(): this {
+    return this.emit(0x04, 0x40);
+  }
+
+  end(): this {
+    return this.emit(0x0b);
+  }
+
+  /** Branches to the enclosing label `depth` levels out (0 = innermost) when the popped i32 is non-zero. */
+  brIf(depth: number): this {
+    return this.emit(0x0d, ...uleb(depth));
+  }
+
+  /** f32.load at address + offset (bytes). */
+  f32Load(offset: number): this {
+    return this.emit(0x2a, 2, ...uleb(offset));
+  }
+
+  /** f32.store at address + offset (bytes). */
+  f32Store(offset: number): this {
+    return this.emit(0x38, 2, ...uleb(offset));
+  }
+
+  /** v128.load at address + offset (bytes). */
+  v128Load(offset: number): this {
+    return this.simd(SIMD.load, 4, offset);
+  }
+
+  /** v128.store at address + offset (bytes). */
+  v128Store(offset: number): this {
+    return this.simd(SIMD.store, 4, offset);
+  }
+
+  /** v128.load32_splat: one f32 at address + offset broadcast to four lanes. */
+  loadSplat(offset: number): this {
+    return this.simd(SIMD.load32Splat, 2, offset);
+  }
+
+  /** i8x16.shuffle: pops b, a and pushes the 16 bytes `lanes` selects from a (0-15) and b (16-31). */
+  shuffle(lanes: readonly number[]): this {
+    return this.emit(0xfd, ...uleb(SIMD.shuffle), ...lanes);
+  }
+
+  f32x4Add(): this {
+    return this.simd(SIMD.f32x4Add);
+  }
+
+  f32x4Mul(): this {
+    return this.simd(SIMD.f32x4Mul);
+  }
+
+  /** f32x4.relaxed_madd: pops c, b, a and pushes a * b + c, fused or not as the hardware prefers. */
+  f32x4RelaxedMadd(): this {
+    return this.simd(SIMD.f32x4RelaxedMadd);
+  }
+
+  /** The encoded body: local declarations, instructions, final `end`. */
+  encode(): number[] {
+    const groups: number[][] = [];
+    for (const type of this.locals) {
+      const last = groups.at(-1);
+      if (last && last[1] === type) last[0] = (last[0] as number) + 1;
+      else groups.push([1, type]);
+    }
+    const body = [...vec(groups.map(([n, t]) => [...uleb(n as number), t as number])), ...this.code, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+
+  private simd(op: number, alignLog2?: number, offset?: number): this {
+    const memarg = alignLog2 === undefined ? [] : [...uleb(alignLog2), ...uleb(offset ?? 0)];
+    return this.emit(0xfd, ...uleb(op), ...memarg);
+  }
+
+  private emit(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+}
+
+/** One function of a module: its signature, its body, and the export name if it is exported. */
+export interface FunctionDef {
+  params: ValType[];
+  body: FunctionBody;
+  export?: string;
+}
+
+/**
+ * Encodes a module that imports its memory as `env.memory` and defines `functions` (indices in array order,
+ * so a body may `call` any of them). Each function returns nothing.
+ */
+export function encodeModule(functions: FunctionDef[]): Uint8Array<ArrayBuffer> {
+  const types = section(1, vec(functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...uleb(0)])));
+  const imports = section(2, vec([[...utf8('env'), ...utf8('memory'), 0x02, 0x00, ...uleb(1)]]));
+  const funcs = section(3, vec(functions.map((_, i) => uleb(i))));
+  const exported = functions.flatMap((f, i) => (f.export ? [[...utf8(f.export), 0x00, ...uleb(i)]] : []));
+  const exports = section(7, vec(exported));
+  const code = section(10, vec(functions.map((f) => f.body.encode())));
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  return Uint8Array.from([...header, ...types, ...imports, ...funcs, ...exports, ...code]);
+}

@@ -1,0 +1,190 @@
+// Runs the WebAssembly SIMD GEMM (gemm-module.ts) over one shared, growable WebAssembly.Memory: each operand
+// is copied in as compact lines (one TypedArray.set when it is contiguous), packed into panels by the module,
+// multiplied, and C is copied back out. Each variant is compiled on first use.
+
+import type { GemmBatch } from './gemm-batch.js';
+import { gemmModuleBytes } from './gemm-module.js';
+
+/**
+ * Micro-kernel shape. V8 on x64 allocates 15 SIMD registers and schedules a loop iteration's loads before its
+ * arithmetic: a 4 x 8 tile holds 8 accumulators, 2 B vectors, 4 broadcasts and 1 product, exactly 15. Larger
+ * tiles spill and measure slower (6 x 8: 26 against 40 GFLOP/s at 1024^2 on a Zen 4 core).
+ */
+const MR = 4;
+const NR = 8;
+/** Steps of k per block: a B sliver of KC x 8 floats (16 KiB) stays in L1. */
+const KC = 512;
+/** A panels per block: 32 panels x 4 rows x KC floats (256 KiB) stay in L2. */
+const MC_PANELS = 32;
+/**
+ * Floats of packed B held at once, and of packed A plus C: larger products go by chunks of columns and rows,
+ * which bounds the memory (with the staging copy) at about 48 MiB.
+ */
+const B_FLOATS = 1 << 22;
+const AC_FLOATS = 1 << 22;
+const PAGE = 65536;
+
+/** The module's exports: `gemm` and the four packing functions, all taking byte addresses. */
+interface GemmExports {
+  gemm(
+    ap: number,
+    bp: number,
+    cp: number,
+    mPanels: number,
+    nPanels: number,
+    k: number,
+    kc: number,
+    mc: number,
+  ): void;
+  packCopyA: Pack;
+  packCopyB: Pack;
+  packTransposeA: Pack;
+  packTransposeB: Pack;
+}
+type Pack = (dst: number, src: number, lineBytes: number, panels: number, k: number) => void;
+
+let memory: WebAssembly.Memory | undefined;
+
+function sharedMemory(): WebAssembly.Memory {
+  memory ??= new WebAssembly.Memory({ initial: 1 });
+  return memory;
+}
+
+/** A compiled GEMM variant over the shared memory; get one from `wasmGemm()`. */
+export class WasmGemm {
+  private heap = new Float32Array(0);
+
+  constructor(
+    /** Whether this variant multiplies-adds with f32x4.relaxed_madd. */
+    readonly relaxed: boolean,
+    private readonly wasm: GemmExports,
+  ) {}
+
+  /** Computes every product of `batch`; m, n, k and the batch must be non-empty. */
+  run(batch: GemmBatch): void {
+    const { m, n, k, aOffsets, bOffsets, cOffsets } = batch;
+    const nChunk = Math.min(roundUp(n, NR), Math.max(NR, Math.floor(B_FLOATS / k / NR) * NR));
+    const mChunk = Math.min(roundUp(m, MR), Math.max(MR, Math.floor(AC_FLOATS / (k + nChunk) / MR) * MR));
+    const bAt = 0;
+    const aAt = bAt + k * nChunk;
+    const cAt = aAt + k * mChunk;
+    const stageAt = cAt + mChunk * nChunk;
+    const stageFloats = k * Math.max(nChunk, mChunk) + NR * (Math.max(k, nChunk, mChunk) + 1);
+    const heap = this.reserve(stageAt + stageFloats);
+    const { wasm } = this;
+    // Offsets of the operands now packed whole, so a broadcast batch packs a shared operand once.
+    let packedA = -1;
+    let packedB = -1;
+    for (let t = 0; t < aOffsets.length; t++) {
+      for (let j0 = 0; j0 < n; j0 += nChunk) {
+        const cols = Math.min(nChunk, n - j0);
+        const nPanels = Math.ceil(cols / NR);
+        const bOff = (bOffsets[t] as number) + j0 * batch.bColStride;
+        if (cols < n || bOff !== packedB) {
+          const line = stage(heap, stageAt, batch.b, bOff, batch.bColStride, batch.bRowStride, cols, k);
+          const pack = batch.bColStride === 1 ? wasm.packCopyB : wasm.packTransposeB;
+          pack(bAt * 4, stageAt * 4, line * 4, nPanels, k);
+          packedB = cols < n ? -1 : bOff;
+        }
+        for (let i0 = 0; i0 < m; i0 += mChunk) {
+          const rows = Math.min(mChunk, m - i0);
+          const mPanels = Math.ceil(rows / MR);
+          const aOff = (aOffsets[t] as number) + i0 * batch.aRowStride;
+          if (rows < m || aOff !== packedA) {
+            const line = stage(heap, stageAt, batch.a, aOff, batch.aRowStride, batch.aColStride, rows, k);
+            const pack = batch.aRowStride === 1 ? wasm.packCopyA : wasm.packTransposeA;
+            pack(aAt * 4, stageAt * 4, line * 4, mPanels, k);
+            packedA = rows < m ? -1 : aOff;
+          }
+          wasm.gemm(aAt * 4, bAt * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS);
+          const cOff = (cOffsets[t] as number) + i0 * batch.ldc + j0;
+          copyLines(batch.c, cOff, batch.ldc, heap, cAt, nPanels * NR, rows, cols);
+        }
+      }
+    }
+  }
+
+  /** The heap view, grown to hold at least `floats` floats. */
+  private reserve(floats: number): Float32Array {
+    const mem = sharedMemory();
+    const bytes = floats * 4;
+    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
+    if (this.heap.buffer !== mem.buffer) this.heap = new Float32Array(mem.buffer);
+    return this.heap;
+  }
+}
+
+function roundUp(x: number, multiple: number): number {
+  return Math.ceil(x / multiple) * multiple;
+}
+
+/**
+ * Copies an operand of `lanes` panel lanes (rows of A, columns of B) by `k` steps into `heap` at `at` as
+ * compact lines and zeroes what the packing functions may read past them; returns the line length. When the
+ * lanes are contiguous (`laneStride` 1) each line is one step of k, for packCopy; otherwise each line is one
+ * lane, for packTranspose.
+ */
+function stage(
+  heap: Float32Array,
+  at: number,
+  src: Float32Array,
+  off: number,
+  laneStride: number,
+  kStride: number,
+  lanes: number,
+  k: number,
+): number {
+  const [lines, len, ld] = laneStride === 1 ? [k, lanes, kStride] : [lanes, k, laneStride];
+  copyLines(heap, at, len, src, off, ld, lines, len);
+  heap.fill(0, at + lines * len, at + lines * len + NR * (len + 1));
+  return len;
+}
+
+/** Copies `lines` runs of `len` floats from `src` (runs `lds` apart) to `dst` (runs `ldd` apart). */
+function copyLines(
+  dst: Float32Array,
+  dOff: number,
+  ldd: number,
+  src: Float32Array,
+  sOff: number,
+  lds: number,
+  lines: number,
+  len: number,
+): void {
+  if ((ldd === len && lds === len) || lines === 1) {
+    dst.set(src.subarray(sOff, sOff + lines * len), dOff);
+    return;
+  }
+  for (let l = 0; l < lines; l++) {
+    const s = sOff + l * lds;
+    const d = dOff + l * ldd;
+    // A subarray per line costs more than copying a short line element by element.
+    if (len >= 64) dst.set(src.subarray(s, s + len), d);
+    else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
+  }
+}
+
+/**
+ * Compiles the GEMM variant using relaxed SIMD (`relaxed: true`) or plain SIMD128; null where this engine
+ * rejects it (no WebAssembly, no SIMD, or no relaxed SIMD). Every call compiles: use `wasmGemm()`.
+ */
+export function compileWasmGemm({ relaxed }: { relaxed: boolean }): WasmGemm | null {
+  if (typeof WebAssembly !== 'object') return null;
+  const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed });
+  if (!WebAssembly.validate(bytes)) return null;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: { memory: sharedMemory() },
+  });
+  return new WasmGemm(relaxed, instance.exports as unknown as GemmExports);
+}
+
+let best: WasmGemm | null | undefined;
+
+/**
+ * The fastest GEMM this engine runs, compiled on first use: relaxed SIMD, else plain SIMD128, else null (the
+ * caller uses the JavaScript GEMM).
+ */
+export function wasmGemm(): WasmGemm | null {
+  if (best === undefined) best = compileWasmGemm({ relaxed: true }) ?? compileWasmGemm({ relaxed: false });
+  return best;
+}
