@@ -184,3 +184,20 @@ export function checkActivation(op: string, name: string, value: unknown): (x: T
     throw err;
   }
 }
+
+/** Per-row position offsets of attention: undefined, or B integers (one per row of x). */
+export function checkPositionOffsets(
+  op: string,
+  value: unknown,
+  batch: number,
+): readonly number[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length !== batch || !value.every((o) => Number.isInteger(o))) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      op,
+      `positionOffsets must be ${batch} integers (one per row of x), got ${show(value)}`,
+    );
+  }
+  return value;
+}

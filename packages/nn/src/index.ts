@@ -20,6 +20,7 @@ export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { GatedMLP } from './gated-mlp.js';
 export { fans, type Initializer, initializers, withDtype } from './init.js';
 export { KVCache } from './kv-cache.js';
+export { type LatentAttentionMode, LatentKVCache } from './latent-kv-cache.js';
 export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { causalMask, paddingMask } from './masks.js';

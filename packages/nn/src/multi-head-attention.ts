@@ -19,6 +19,7 @@ import {
   checkInitializer,
   checkInt,
   checkOptions,
+  checkPositionOffsets,
   checkPositive,
   checkRate,
   initial,
@@ -78,6 +79,13 @@ export interface MultiHeadAttentionForwardOptions {
   keyMask?: Tensor;
   /** Past keys/values of this layer: the new ones are appended and attention runs over all of them. */
   cache?: KVCache;
+  /**
+   * [B] integers added to each row's rotary positions (self-attention only; default 0): row b's token s sits
+   * at position `cache.length + s + positionOffsets[b]`. A left-padded batch passes minus each row's padding,
+   * so every row's first real token sits at position 0, as it would alone. Positions enter only through
+   * rotary: the relative bias depends on key - query distances, which a per-row shift leaves unchanged.
+   */
+  positionOffsets?: readonly number[];
   /**
    * Cross-attention: keys and values come from `context` [B, T, D] instead of x. With a cache, the context's
    * keys and values are computed on the first call and reused afterwards (pass the context on every call; once
@@ -255,9 +263,11 @@ export class MultiHeadAttention extends Module {
         `the cache holds batch ${cache.keys?.shape[0]} but x is ${fmtShape(x.shape)}`,
       );
     }
+    const shifts = checkPositionOffsets(op, options.positionOffsets, b);
     return tidy(() => {
       const q_BSHE = this.#heads(x, this.wq, this.bq, this.qNorm, this.heads);
-      const offset = cross ? 0 : (cache?.length ?? 0);
+      const start = cross ? 0 : (cache?.length ?? 0);
+      const offset = shifts ? shifts.map((o) => start + o) : start;
       let q = q_BSHE;
       let k_BKTE: Tensor;
       let v_BKTE: Tensor;

@@ -6,6 +6,7 @@ import {
   fmtShape,
   type Generator,
   logicalAnd,
+  matmul,
   reshape,
   SwitchyardError,
   slice,
@@ -20,12 +21,14 @@ import {
   checkInitializer,
   checkInt,
   checkOptions,
+  checkPositionOffsets,
   checkPositive,
   checkRate,
   initial,
 } from './checks.js';
 import { type Initializer, initializers } from './init.js';
 import type { KVCache } from './kv-cache.js';
+import { LatentKVCache } from './latent-kv-cache.js';
 import { causalMask } from './masks.js';
 import { project } from './mlp.js';
 import { Module } from './module.js';
@@ -71,10 +74,18 @@ export interface MultiHeadLatentAttentionForwardOptions {
   /** Bool [B, T] key mask (e.g. `paddingMask`), true = a real key. */
   keyMask?: Tensor;
   /**
-   * Past keys [B, H, T, N + R] and values [B, H, T, V] of this layer, stored expanded (after the up-projection
-   * and rotary), not as the compressed latent DeepSeek caches at inference: same outputs, more memory.
+   * Past positions of this layer. A `LatentKVCache` holds what DeepSeek caches at inference, the normalised
+   * latent c_KV [L] and the rotary key [R] per position, and attends over it as its `mode` says (absorbed or
+   * expanded). A `KVCache` holds expanded keys [B, H, T, N + R] and values [B, H, T, V]: same outputs, H·(N+R+V)
+   * instead of L + R values per position.
    */
-  cache?: KVCache;
+  cache?: KVCache | LatentKVCache;
+  /**
+   * [B] integers added to each row's rotary positions (default 0): row b's token s sits at position
+   * `cache.length + s + positionOffsets[b]`. A left-padded batch passes minus each row's padding, so every
+   * row's first real token sits at position 0, as it would alone.
+   */
+  positionOffsets?: readonly number[];
 }
 
 /**
@@ -95,6 +106,11 @@ export interface MultiHeadLatentAttentionForwardOptions {
  * DeepSeek's released checkpoints pair interleaved columns, so loading them permutes the rotary columns of
  * `wqB`/`wq` and `wkvA` (each head's R columns [0, 2, 4, ..., 1, 3, 5, ...]). The default scale 1/sqrt(N + R)
  * leaves out DeepSeek's YaRN long-context factor.
+ *
+ * Decoding: with a `LatentKVCache` only c_KV and the rotated k_rope are cached. In its `'absorbed'` mode the
+ * per-head key up-projection W_UK (the nope columns of `wkvB`) is folded into the query, q̃ = q_nope W_UKᵀ [L],
+ * so q_nope · k_nope = q̃ · c_KV, and the value up-projection W_UV after attention, out = (softmax(·) c_KV) W_UV:
+ * attention then runs over the cached latents like multi-query attention with one [L + R] key/value head.
  *
  * Shapes: x [B, S, D] -> [B, S, D]. Differentiable in x and every weight.
  *
@@ -126,11 +142,11 @@ export class MultiHeadLatentAttention extends Module {
   readonly qNorm: RMSNorm | null;
   /** [L_q, H·(N+R)] query up-projection, or null. */
   readonly wqB: Parameter | null;
-  /** [D, L_kv + R]: the key/value latent and the shared rotary key. */
+  /** [D, L_kv + R] key/value latent and the shared rotary key. */
   readonly wkvA: Parameter;
   /** RMSNorm [L_kv] on the key/value latent. */
   readonly kvNorm: RMSNorm;
-  /** [L_kv, H·(N+V)]: per-head no-position keys and values. */
+  /** [L_kv, H·(N+V)] per-head no-position keys and values. */
   readonly wkvB: Parameter;
   /** [H·V, D]. */
   readonly wo: Parameter;
@@ -204,13 +220,15 @@ export class MultiHeadLatentAttention extends Module {
     }
     const [b, s] = x.shape as [number, number, number];
     const { cache } = options;
-    if (cache !== undefined && cache.length > 0 && cache.keys?.shape[0] !== b) {
+    const cachedBatch = cache instanceof LatentKVCache ? cache.latent?.shape[0] : cache?.keys?.shape[0];
+    if (cache !== undefined && cache.length > 0 && cachedBatch !== b) {
       throw new SwitchyardError(
         'SHAPE_MISMATCH',
         op,
-        `the cache holds batch ${cache.keys?.shape[0]} but x is ${fmtShape(x.shape)}`,
+        `the cache holds batch ${cachedBatch} but x is ${fmtShape(x.shape)}`,
       );
     }
+    const shifts = checkPositionOffsets(op, options.positionOffsets, b);
     const [h, n, rope, v, l] = [
       this.heads,
       this.qkNopeHeadDim,
@@ -219,7 +237,8 @@ export class MultiHeadLatentAttention extends Module {
       this.kvLoraRank,
     ];
     return tidy(() => {
-      const offset = cache?.length ?? 0;
+      const start = cache?.length ?? 0;
+      const offset = shifts ? shifts.map((o) => start + o) : start;
       // Queries: through the query latent (or directly), split per head into the nope and rotary parts.
       const q_BSX =
         this.wq !== null
@@ -232,33 +251,56 @@ export class MultiHeadLatentAttention extends Module {
       const q_BSHQ = reshape(q_BSX, [b, s, h, n + rope]);
       const qNope_BSHN = slice(q_BSHQ, [0, 0, 0, 0], [b, s, h, n]);
       const qRope_BSHR = this.rotary.rotate(slice(q_BSHQ, [0, 0, 0, n], [b, s, h, rope]), offset);
-      // Keys and values: a latent per token (normalised, then expanded per head) and one shared rotary key.
+      // Keys and values: a latent per token (normalised) and one shared rotary key.
       const kv_BSL = project(x, this.wkvA, null);
-      const latent_BSL = this.kvNorm.forward(slice(kv_BSL, [0, 0, 0], [b, s, l]));
-      const kRope_BS1R = this.rotary.rotate(
-        reshape(slice(kv_BSL, [0, 0, l], [b, s, rope]), [b, s, 1, rope]),
-        offset,
+      let latent_BTL = this.kvNorm.forward(slice(kv_BSL, [0, 0, 0], [b, s, l]));
+      let kRope_BTR = reshape(
+        this.rotary.rotate(reshape(slice(kv_BSL, [0, 0, l], [b, s, rope]), [b, s, 1, rope]), offset),
+        [b, s, rope],
       );
-      const kv_BSHW = reshape(project(latent_BSL, this.wkvB, null), [b, s, h, n + v]);
-      const kNope_BSHN = slice(kv_BSHW, [0, 0, 0, 0], [b, s, h, n]);
-      const v_BSHV = slice(kv_BSHW, [0, 0, 0, n], [b, s, h, v]);
-      const q_BSHQr = concat([qNope_BSHN, qRope_BSHR], -1);
-      const k_BSHQ = concat([kNope_BSHN, broadcastTo(kRope_BS1R, [b, s, h, rope])], -1);
-      let k_BHTQ = transpose(k_BSHQ, [0, 2, 1, 3]);
-      let v_BHTV = transpose(v_BSHV, [0, 2, 1, 3]);
-      if (cache) ({ keys: k_BHTQ, values: v_BHTV } = cache.append(k_BHTQ, v_BHTV));
-      const t = k_BHTQ.shape[2] as number;
-      let mask = options.mask ? attentionMask({ mask: options.mask }, b, h, s, t) : null;
-      if (this.causal) {
-        const causal = causalMask(s, t, t - s);
-        mask = mask ? logicalAnd(mask, causal) : causal;
+      if (cache instanceof LatentKVCache) {
+        ({ latent: latent_BTL, ropeKey: kRope_BTR } = cache.append(latent_BTL, kRope_BTR));
       }
-      const out_BHSV = scaledDotProductAttention(transpose(q_BSHQr, [0, 2, 1, 3]), k_BHTQ, v_BHTV, {
-        ...(mask ? { mask } : {}),
-        ...(options.keyMask ? { keyMask: options.keyMask } : {}),
-        scale: this.scale,
-        ...(this.training && this.dropout > 0 ? { dropout: this.dropout, generator: this.#generator } : {}),
-      });
+      // The mask for T keys: the caller's, causal (the newest query aligned with the newest key), key padding.
+      const attend = (q: Tensor, k: Tensor, val: Tensor) => {
+        const t = k.shape[2] as number;
+        let mask = options.mask ? attentionMask({ mask: options.mask }, b, h, s, t) : null;
+        if (this.causal) {
+          const causal = causalMask(s, t, t - s);
+          mask = mask ? logicalAnd(mask, causal) : causal;
+        }
+        return scaledDotProductAttention(q, k, val, {
+          ...(mask ? { mask } : {}),
+          ...(options.keyMask ? { keyMask: options.keyMask } : {}),
+          scale: this.scale,
+          ...(this.training && this.dropout > 0 ? { dropout: this.dropout, generator: this.#generator } : {}),
+        });
+      };
+      const t = latent_BTL.shape[1] as number;
+      let out_BHSV: Tensor;
+      if (cache instanceof LatentKVCache && cache.mode === 'absorbed') {
+        // W_UKV [L, H, N + V]: fold W_UK into the queries, attend over [c_KV, k_rope], then apply W_UV.
+        const wkv_LHW = reshape(this.wkvB, [l, h, n + v]);
+        const wUK_HNL = transpose(slice(wkv_LHW, [0, 0, 0], [l, h, n]), [1, 2, 0]);
+        const wUV_HLV = transpose(slice(wkv_LHW, [0, 0, n], [l, h, v]), [1, 0, 2]);
+        const qLatent_BHSL = matmul(transpose(qNope_BSHN, [0, 2, 1, 3]), wUK_HNL);
+        const q_BHSK = concat([qLatent_BHSL, transpose(qRope_BSHR, [0, 2, 1, 3])], -1);
+        const k_B1TK = reshape(concat([latent_BTL, kRope_BTR], -1), [b, 1, t, l + rope]);
+        const context_BHSL = attend(q_BHSK, k_B1TK, reshape(latent_BTL, [b, 1, t, l]));
+        out_BHSV = matmul(context_BHSL, wUV_HLV);
+      } else {
+        const kv_BTHW = reshape(project(latent_BTL, this.wkvB, null), [b, t, h, n + v]);
+        const kNope_BTHN = slice(kv_BTHW, [0, 0, 0, 0], [b, t, h, n]);
+        const v_BTHV = slice(kv_BTHW, [0, 0, 0, n], [b, t, h, v]);
+        const kRope_BTHR = broadcastTo(reshape(kRope_BTR, [b, t, 1, rope]), [b, t, h, rope]);
+        let k_BHTQ = transpose(concat([kNope_BTHN, kRope_BTHR], -1), [0, 2, 1, 3]);
+        let v_BHTV = transpose(v_BTHV, [0, 2, 1, 3]);
+        if (cache && !(cache instanceof LatentKVCache)) {
+          ({ keys: k_BHTQ, values: v_BHTV } = cache.append(k_BHTQ, v_BHTV));
+        }
+        const q_BHSQ = transpose(concat([qNope_BSHN, qRope_BSHR], -1), [0, 2, 1, 3]);
+        out_BHSV = attend(q_BHSQ, k_BHTQ, v_BHTV);
+      }
       const merged_BSX = reshape(transpose(out_BHSV, [0, 2, 1, 3]), [b, s, h * v]);
       return project(merged_BSX, this.wo, null);
     });

@@ -55,23 +55,37 @@ export class RotaryEmbedding extends Module {
     this.#invFreq = Float64Array.from({ length: half }, (_, i) => this.base ** ((-2 * i) / headDim));
   }
 
-  /** cos and sin of p·θ_i for positions offset..offset+S-1, each [S, 1, Dh/2] (broadcast over heads). */
-  tables(length: number, offset = 0): { cos: Tensor; sin: Tensor } {
+  /**
+   * cos and sin of p·θ_i for positions offset..offset+S-1, each [S, 1, Dh/2] (broadcast over heads); with
+   * one offset per row (`offset` an array of B integers), row b's positions start at offset[b] and the
+   * tables are [B, S, 1, Dh/2].
+   */
+  tables(length: number, offset: number | readonly number[] = 0): { cos: Tensor; sin: Tensor } {
     const half = this.headDim / 2;
-    const cos = new Float32Array(length * half);
-    const sin = new Float32Array(length * half);
-    for (let s = 0; s < length; s++) {
-      for (let i = 0; i < half; i++) {
-        const angle = (offset + s) * (this.#invFreq[i] as number);
-        cos[s * half + i] = Math.cos(angle);
-        sin[s * half + i] = Math.sin(angle);
+    const starts = typeof offset === 'number' ? [offset] : offset;
+    const cos = new Float32Array(starts.length * length * half);
+    const sin = new Float32Array(starts.length * length * half);
+    starts.forEach((start, b) => {
+      for (let s = 0; s < length; s++) {
+        const row = (b * length + s) * half;
+        for (let i = 0; i < half; i++) {
+          const angle = (start + s) * (this.#invFreq[i] as number);
+          cos[row + i] = Math.cos(angle);
+          sin[row + i] = Math.sin(angle);
+        }
       }
-    }
-    return { cos: fromHost(cos, [length, 1, half], 'f32'), sin: fromHost(sin, [length, 1, half], 'f32') };
+    });
+    const shape = typeof offset === 'number' ? [length, 1, half] : [starts.length, length, 1, half];
+    return { cos: fromHost(cos, shape, 'f32'), sin: fromHost(sin, shape, 'f32') };
   }
 
-  /** Rotates x [B, S, H, Dh] at positions offset..offset+S-1. */
-  rotate(x: Tensor, offset = 0): Tensor {
+  /**
+   * Rotates x [B, S, H, Dh] at positions offset..offset+S-1, or, with one offset per row (B integers, which
+   * may be negative), row b at positions offset[b]..offset[b]+S-1: a left-padded batch passes
+   * `cacheLength - padding[b]` so each row's first real token sits at position 0, as it would alone (its pad
+   * positions come out negative; they are masked anyway).
+   */
+  rotate(x: Tensor, offset: number | readonly number[] = 0): Tensor {
     checkFeatures('RotaryEmbedding', x, this.headDim, 4);
     if (x.rank !== 4) {
       throw new SwitchyardError(
@@ -80,14 +94,8 @@ export class RotaryEmbedding extends Module {
         `x must be [B, S, H, ${this.headDim}], got ${fmtShape(x.shape)}`,
       );
     }
-    if (!Number.isInteger(offset) || offset < 0) {
-      throw new SwitchyardError(
-        'INVALID_ARGUMENT',
-        'RotaryEmbedding',
-        `offset must be a non-negative integer, got ${offset}`,
-      );
-    }
     const [b, s, h] = x.shape as [number, number, number, number];
+    checkOffset(offset, b);
     const half = this.headDim / 2;
     return tidy(() => {
       const { cos, sin } = this.tables(s, offset);
@@ -99,8 +107,29 @@ export class RotaryEmbedding extends Module {
     });
   }
 
-  /** Rotates queries [B, S, H, Dh] and keys [B, S, KVH, Dh] at positions offset..offset+S-1. */
-  forward(q: Tensor, k: Tensor, offset = 0): { q: Tensor; k: Tensor } {
+  /** Rotates queries [B, S, H, Dh] and keys [B, S, KVH, Dh] at positions offset..offset+S-1 (see `rotate`). */
+  forward(q: Tensor, k: Tensor, offset: number | readonly number[] = 0): { q: Tensor; k: Tensor } {
     return { q: this.rotate(q, offset), k: this.rotate(k, offset) };
+  }
+}
+
+/** A scalar offset is a non-negative integer; per-row offsets are B integers. */
+function checkOffset(offset: number | readonly number[], batch: number): void {
+  if (typeof offset === 'number') {
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new SwitchyardError(
+        'INVALID_ARGUMENT',
+        'RotaryEmbedding',
+        `offset must be a non-negative integer, got ${offset}`,
+      );
+    }
+    return;
+  }
+  if (!Array.isArray(offset) || offset.length !== batch || !offset.every((o) => Number.isInteger(o))) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'RotaryEmbedding',
+      `per-row offsets must be ${batch} integers (one per row of x), got ${String(offset)}`,
+    );
   }
 }

@@ -1,0 +1,3 @@
+import { libraryConfig } from '@switchyard/config/tsup';
+
+export default libraryConfig();
