@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // @switchyard/config/vitest. In CI a JSON report is written for .ci/run to count.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*'],
+    projects: ['packages/*', 'apps/*', 'examples', 'tooling/pack-check'],
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
   },
 });

@@ -1,4 +1,5 @@
-// Shared tsup configuration: every library package builds ESM with declarations from src/index.ts.
+// Shared tsup configuration: every library package builds ESM with declarations and source maps from
+// src/index.ts. `node:` specifiers are kept, so browser bundlers recognise Node built-ins for what they are.
 import { defineConfig } from 'tsup';
 
 /**
@@ -13,6 +14,7 @@ export function libraryConfig(overrides = {}) {
     sourcemap: true,
     clean: true,
     treeshake: true,
+    removeNodeProtocol: false,
     ...overrides,
   });
 }

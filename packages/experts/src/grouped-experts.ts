@@ -24,12 +24,8 @@ import {
   arange,
   fmtShape,
   Generator,
-  getBackend,
-  greaterEqual,
   groupedMatmul,
   isFloat,
-  less,
-  logicalAnd,
   matmul,
   mul,
   offsetsFromCounts,
@@ -41,6 +37,7 @@ import {
   where,
   zeros,
 } from '@switchyard/tensor';
+import { checkRoutedRows, segmentMask } from './routed-rows.js';
 
 /**
  * How `GroupedExperts.forward` computes: `'grouped'` runs three (two when ungated) `groupedMatmul` calls over
@@ -243,7 +240,7 @@ export class GroupedExperts extends Module {
    * @returns [R, D]; rows at and after `sum(counts)` are zero. Differentiable in `routed_RD` and the weights.
    */
   forward(routed_RD: Tensor, counts_E: Tensor): Tensor {
-    this.#checkInputs(routed_RD, counts_E);
+    checkRoutedRows('GroupedExperts.forward', routed_RD, counts_E, this.numExperts, this.dModel);
     return tidy(() => {
       const offsets_E1 = offsetsFromCounts(counts_E);
       return this.#implementation === 'grouped'
@@ -270,9 +267,7 @@ export class GroupedExperts extends Module {
     const row_R = arange(r);
     let y_RD: Tensor = zeros([r, d], x_RD.dtype);
     for (let e = 0; e < this.numExperts; e++) {
-      const start_1 = slice(offsets_E1, [e], [1]);
-      const end_1 = slice(offsets_E1, [e + 1], [1]);
-      const own_R1 = reshape(logicalAnd(greaterEqual(row_R, start_1), less(row_R, end_1)), [r, 1]);
+      const own_R1 = segmentMask(offsets_E1, e, row_R);
       const w1_DF = reshape(slice(this.w1, [e, 0, 0], [1, d, f]), [d, f]);
       const w2_FD = reshape(slice(this.w2, [e, 0, 0], [1, f, d]), [f, d]);
       let h_RF = this.#act(matmul(x_RD, w1_DF));
@@ -280,58 +275,5 @@ export class GroupedExperts extends Module {
       y_RD = add(y_RD, where(own_R1, matmul(h_RF, w2_FD), 0));
     }
     return y_RD;
-  }
-
-  #checkInputs(routed_RD: Tensor, counts_E: Tensor): void {
-    const op = 'GroupedExperts.forward';
-    if (!(routed_RD instanceof Tensor) || !(counts_E instanceof Tensor)) {
-      throw new SwitchyardError('INVALID_ARGUMENT', op, 'routed_RD and counts_E must be Tensors');
-    }
-    if (routed_RD.rank !== 2 || routed_RD.shape[1] !== this.dModel) {
-      throw new SwitchyardError(
-        'SHAPE_MISMATCH',
-        op,
-        `routed_RD must be [R, ${this.dModel}], got ${fmtShape(routed_RD.shape)}`,
-      );
-    }
-    if (!isFloat(routed_RD.dtype)) {
-      throw new SwitchyardError(
-        'DTYPE_MISMATCH',
-        op,
-        `routed_RD must be a float tensor, got ${routed_RD.dtype} ${fmtShape(routed_RD.shape)}`,
-      );
-    }
-    if (counts_E.dtype !== 'i32') {
-      throw new SwitchyardError(
-        'DTYPE_MISMATCH',
-        op,
-        `counts_E must be i32, got ${counts_E.dtype} ${fmtShape(counts_E.shape)}`,
-      );
-    }
-    if (counts_E.rank !== 1 || counts_E.shape[0] !== this.numExperts) {
-      throw new SwitchyardError(
-        'SHAPE_MISMATCH',
-        op,
-        `counts_E must be [${this.numExperts}] (one count per expert), got ${fmtShape(counts_E.shape)}`,
-      );
-    }
-    if (getBackend().readSync === undefined) return;
-    const counts = counts_E.dataSync();
-    const rows = routed_RD.shape[0] as number;
-    let total = 0;
-    for (let e = 0; e < counts.length; e++) {
-      const c = counts[e] as number;
-      if (c < 0) {
-        throw new SwitchyardError('INVALID_ARGUMENT', op, `counts_E[${e}] = ${c} is negative`);
-      }
-      total += c;
-    }
-    if (total > rows) {
-      throw new SwitchyardError(
-        'INVALID_ARGUMENT',
-        op,
-        `counts_E sums to ${total} but routed_RD has only ${rows} rows ${fmtShape(routed_RD.shape)}`,
-      );
-    }
   }
 }

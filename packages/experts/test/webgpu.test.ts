@@ -1,18 +1,25 @@
 // GroupedExperts on WebGPU (Dawn in Node; SwiftShader where there is no GPU): loop == grouped forward and
-// backward, both equal to the CPU, and no leaked tensors or buffers. Runs whenever an adapter exists and prints
+// backward, both equal to the CPU, and no leaked tensors or buffers; ModuleExperts' masked rows run there too. Runs whenever an adapter exists and prints
 // a visible line when it skips; SWITCHYARD_REQUIRE_WEBGPU=1 turns a missing adapter into a failure.
 // SwiftShader is an emulator: the shapes stay tiny.
 import {
   type Backend,
   createWebGPUBackend,
+  Generator,
   getBackend,
   liveTensorCount,
   setBackend,
+  type Tensor,
+  tensor,
+  tidy,
   type WebGPUBackend,
 } from '@switchyard/tensor';
+import { expectSwitchyardError } from '@switchyard/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModuleExperts } from '../src/index.js';
+import { FeatureConv } from './custom-experts.js';
 import { type EquivalenceCase, runBothWays } from './equivalence.js';
-import { randomCounts } from './reference.js';
+import { hostNormal, randomCounts } from './reference.js';
 
 const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
 const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
@@ -25,7 +32,7 @@ if (required && !available) {
 /** f32 on both sides, summed in other orders: a little looser than CPU loop vs grouped. */
 const TOLERANCE = { rtol: 1e-4, atol: 1e-5 };
 
-describe.runIf(available)(`GroupedExperts on WebGPU (${available ? gpu.describe() : 'unavailable'})`, () => {
+describe.runIf(available)(`experts on WebGPU (${available ? gpu.describe() : 'unavailable'})`, () => {
   const backend = gpu as WebGPUBackend;
   let cpu: Backend = getBackend();
   beforeAll(() => {
@@ -77,4 +84,48 @@ describe.runIf(available)(`GroupedExperts on WebGPU (${available ? gpu.describe(
       }
     });
   }
+
+  it("ModuleExperts: rows 'masked' equals the CPU; rows 'segment' refuses with UNSUPPORTED", async () => {
+    const counts = [2, 0, 3];
+    const run = async (): Promise<Float32Array> => {
+      const gen = new Generator(31);
+      const experts = new ModuleExperts({
+        experts: counts.map(() => new FeatureConv(3, 2, gen)),
+        dModel: 4,
+        rows: 'masked',
+      });
+      // Host-drawn values, identical on both backends (see hostNormal).
+      const host = (seed: number, shape: readonly number[]) =>
+        tensor(
+          hostNormal(
+            seed,
+            shape.reduce((a, b) => a * b, 1),
+          ),
+          { shape },
+        );
+      tidy(() =>
+        experts.loadStateDict(
+          new Map(experts.namedParameters().map(([name, p], i) => [name, host(40 + i, p.shape)])),
+        ),
+      );
+      const y = tidy(() => experts.forward(host(39, [6, 4]), tensor(counts, { dtype: 'i32' })));
+      const values = (await y.data()) as Float32Array;
+      y.dispose();
+      experts.dispose();
+      return values;
+    };
+    const live = liveTensorCount();
+    const onGpu = await run();
+    const experts = new ModuleExperts({ experts: [new FeatureConv(3, 2, new Generator(0))], dModel: 4 });
+    expectSwitchyardError(
+      () => tidy((): Tensor => experts.forward(tensor([[1, 2, 3, 4]]), tensor([1], { dtype: 'i32' }))),
+      'UNSUPPORTED',
+      /rows: 'segment' reads counts_E \[1\] on the host, which the webgpu backend cannot do synchronously/,
+    );
+    experts.dispose();
+    expect(liveTensorCount(), 'tensors leaked').toBe(live);
+    setBackend(cpu);
+    const onCpu = await run().finally(() => setBackend(backend));
+    expect(onGpu).toAllClose(onCpu, TOLERANCE);
+  });
 });

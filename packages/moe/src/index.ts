@@ -13,6 +13,7 @@ export {
   type MoEOutput,
   type SharedLike,
 } from './moe-layer.js';
+export { NestedMoE, type NestedMoEOutput } from './nested-moe.js';
 export { type MoEPlacement, moeLayerMask } from './placement.js';
 export {
   disposeSoftMoEOutput,
