@@ -1,6 +1,7 @@
 import { type AnyHostArray, hostArray } from '../../dtype.js';
-import { broadcastIndex, type Shape, sizeOf, stridesOf } from '../../shape.js';
+import { type Shape, sizeOf, stridesOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
+import { broadcastPlan, nextRow } from './broadcast.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -33,37 +34,11 @@ export function transposeKernel([x]: readonly In[], { perm }: { perm: number[] }
   return permute((x as In).data, (x as In).shape, perm);
 }
 
-/** Calls `visit(srcOffset, dstOffset, length)` for each innermost row of a box copy. */
-function boxRows(
-  outer: Shape,
-  srcStrides: readonly number[],
-  dstStrides: readonly number[],
-  srcBase: number,
-  dstBase: number,
-  visit: (src: number, dst: number) => void,
-): void {
-  const rank = outer.length;
-  if (sizeOf(outer) === 0) return;
-  const counter = new Array<number>(rank).fill(0);
-  let s = srcBase;
-  let d = dstBase;
-  for (;;) {
-    visit(s, d);
-    let dim = rank - 1;
-    for (; dim >= 0; dim--) {
-      counter[dim] = (counter[dim] as number) + 1;
-      s += srcStrides[dim] as number;
-      d += dstStrides[dim] as number;
-      if ((counter[dim] as number) < (outer[dim] as number)) break;
-      s -= (srcStrides[dim] as number) * (outer[dim] as number);
-      d -= (dstStrides[dim] as number) * (outer[dim] as number);
-      counter[dim] = 0;
-    }
-    if (dim < 0) return;
-  }
-}
-
-/** Copies a box of `size` from `src` (at `srcStart`) into `dst` (at `dstStart`). */
+/**
+ * Copies a box of `size` from `src` (at `srcStart`) into `dst` (at `dstStart`). Size-1 dims are dropped and
+ * neighbouring dims merged where both sides stay contiguous across them, so slicing or concatenating along
+ * a leading axis is one block copy and the rest are rows copied without per-element index arithmetic.
+ */
 function copyBox(
   src: AnyHostArray,
   srcShape: Shape,
@@ -73,19 +48,63 @@ function copyBox(
   dstStart: readonly number[],
   size: Shape,
 ): void {
-  const rank = size.length;
-  if (rank === 0) {
-    dst[0] = src[0] as number;
-    return;
-  }
   const ss = stridesOf(srcShape);
   const ds = stridesOf(dstShape);
-  const sBase = srcStart.reduce((acc, v, i) => acc + v * (ss[i] as number), 0);
-  const dBase = dstStart.reduce((acc, v, i) => acc + v * (ds[i] as number), 0);
-  const len = size[rank - 1] as number;
-  boxRows(size.slice(0, -1), ss.slice(0, -1), ds.slice(0, -1), sBase, dBase, (s, d) => {
-    for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
-  });
+  let s = 0;
+  let d = 0;
+  for (let i = 0; i < size.length; i++) {
+    s += (srcStart[i] as number) * (ss[i] as number);
+    d += (dstStart[i] as number) * (ds[i] as number);
+  }
+  // Merged dims, innermost first: size and the element stride on each side.
+  const dims: number[] = [];
+  const sStr: number[] = [];
+  const dStr: number[] = [];
+  for (let i = size.length - 1; i >= 0; i--) {
+    const n = size[i] as number;
+    if (n === 1) continue;
+    const k = dims.length - 1;
+    const si = ss[i] as number;
+    const di = ds[i] as number;
+    if (
+      k >= 0 &&
+      si === (sStr[k] as number) * (dims[k] as number) &&
+      di === (dStr[k] as number) * (dims[k] as number)
+    )
+      dims[k] = (dims[k] as number) * n;
+    else {
+      dims.push(n);
+      sStr.push(si);
+      dStr.push(di);
+    }
+  }
+  if (dims.length === 0 || sStr[0] !== 1 || dStr[0] !== 1) {
+    // A single element, or an innermost dim that is not contiguous (a size-1 last axis): rows of one.
+    dims.unshift(1);
+    sStr.unshift(1);
+    dStr.unshift(1);
+  }
+  const len = dims[0] as number;
+  const rank = dims.length;
+  let rows = 1;
+  for (let i = 1; i < rank; i++) rows *= dims[i] as number;
+  const counter = new Int32Array(rank);
+  for (let r = 0; r < rows; r++) {
+    if (len >= 64) dst.set(src.subarray(s, s + len), d);
+    else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
+    for (let i = 1; i < rank; i++) {
+      const c = (counter[i] as number) + 1;
+      if (c < (dims[i] as number)) {
+        counter[i] = c;
+        s += sStr[i] as number;
+        d += dStr[i] as number;
+        break;
+      }
+      counter[i] = 0;
+      s -= (sStr[i] as number) * (c - 1);
+      d -= (dStr[i] as number) * (c - 1);
+    }
+  }
 }
 
 export function sliceKernel(
@@ -156,7 +175,18 @@ export function broadcastToKernel([x]: readonly In[], _attrs: unknown, out: Kern
   const t = x as In;
   const n = sizeOf(out.shape);
   const dst = hostArray(out.dtype, n);
-  const idx = broadcastIndex(t.shape, out.shape);
-  for (let i = 0; i < n; i++) dst[i] = t.data[idx ? (idx[i] as number) : i] as number;
+  if (n === 0) return dst;
+  const plan = broadcastPlan([t.shape], out.shape);
+  const { row, rows } = plan;
+  const strides = plan.strides[0] as readonly number[];
+  const contiguous = strides[strides.length - 1] === 1;
+  const counter = new Int32Array(plan.dims.length);
+  const offset = new Int32Array(1);
+  for (let r = 0, o = 0; r < rows; r++, o += row) {
+    const s = offset[0] as number;
+    if (contiguous) dst.set(t.data.subarray(s, s + row), o);
+    else dst.fill(t.data[s] as number, o, o + row);
+    nextRow(plan, counter, offset);
+  }
   return dst;
 }

@@ -1,0 +1,297 @@
+// The CPU elementwise kernels' fast paths (same shape, scalar, row and column broadcasts, merged dims) against
+// the generic path: each output element computed from the scalar function table through a full broadcast
+// index map. Results must match bit for bit, NaN, -0 and int32 wrapping included.
+import { describe, expect, it } from 'vitest';
+import { type AnyHostArray, type DType, hostArray } from '../../dtype.js';
+import { philoxFill } from '../../philox.js';
+import type { BinaryFn, CompareFn, UnaryFn } from '../../primitives.js';
+import { broadcastIndex, broadcastShapes, type Shape, sizeOf } from '../../shape.js';
+import type { KernelInput } from '../backend.js';
+import { broadcastPlan } from './broadcast.js';
+import {
+  binaryFns,
+  binaryKernel,
+  compareFns,
+  compareKernel,
+  unaryFns,
+  unaryKernel,
+  whereKernel,
+} from './elementwise.js';
+import { broadcastToKernel } from './layout.js';
+
+type In = KernelInput<AnyHostArray>;
+
+const SPECIALS = [Number.NaN, -0, 0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1, -1, 2.5];
+
+function input(shape: Shape, dtype: DType, seed: number): In {
+  const n = sizeOf(shape);
+  const data = hostArray(dtype, n);
+  if (dtype === 'f32') {
+    philoxFill(data as Float32Array, 'uniform', seed, 0, 0, -3, 3);
+    for (let i = 0; i < n; i += 5) data[i] = SPECIALS[(i / 5 + seed) % SPECIALS.length] as number;
+  } else if (dtype === 'i32') {
+    philoxFill(data as Int32Array, 'uniform', seed, 0, 0, -7, 8);
+    // Large values, so that products wrap and quotients truncate.
+    for (let i = 0; i < n; i += 4) data[i] = ((i + seed) % 2 ? 1 : -1) * (65_537 + 1_000 * i);
+  } else {
+    for (let i = 0; i < n; i++) data[i] = (i * 7 + seed) % 3 === 0 ? 1 : 0;
+  }
+  return { data, shape, dtype };
+}
+
+/** The generic path: one broadcast index map per input, one call of `f` per output element. */
+function generic(
+  inputs: readonly In[],
+  shape: Shape,
+  dtype: DType,
+  f: (...v: number[]) => number,
+): AnyHostArray {
+  const n = sizeOf(shape);
+  const dst = hostArray(dtype, n);
+  const maps = inputs.map((t) => broadcastIndex(t.shape, shape));
+  for (let i = 0; i < n; i++) {
+    dst[i] = f(...inputs.map((t, k) => t.data[(maps[k] as Int32Array | null)?.[i] ?? i] as number));
+  }
+  return dst;
+}
+
+/** Bitwise comparison, with NaN equal to NaN and -0 apart from 0. */
+function expectSame(got: AnyHostArray, want: AnyHostArray): void {
+  expect(got.constructor).toBe(want.constructor);
+  expect(Array.from(got)).toEqual(Array.from(want));
+}
+
+// Pairs of operand shapes: each fast path with the broadcast on either side, dims that merge and dims that
+// do not, size-1 dims, odd sizes, rank 0 and zero-size dims.
+const PAIRS: [Shape, Shape][] = [
+  [
+    [3, 5, 7],
+    [3, 5, 7],
+  ],
+  [[3, 5, 7], []],
+  [[], [3, 5, 7]],
+  [[1], [13]],
+  [[11, 7], [7]],
+  [[7], [11, 7]],
+  [
+    [11, 7],
+    [11, 1],
+  ],
+  [
+    [11, 1],
+    [11, 7],
+  ],
+  [
+    [2, 9, 3],
+    [9, 1],
+  ],
+  [
+    [5, 1],
+    [1, 6],
+  ],
+  [
+    [2, 1, 3, 1],
+    [1, 4, 1, 5],
+  ],
+  [
+    [4, 6, 3, 2],
+    [6, 1, 2],
+  ],
+  [
+    [2, 1, 6, 6],
+    [2, 3, 6, 6],
+  ],
+  [
+    [1, 1, 3],
+    [2, 3, 1, 3],
+  ],
+  [[], []],
+  [[0, 3], [3]],
+  [
+    [3, 0],
+    [3, 1],
+  ],
+  [[4, 1], [0]],
+];
+
+const FLOAT_BINARY: BinaryFn[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'mod'];
+const INT_BINARY: BinaryFn[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'mod'];
+const COMPARE: CompareFn[] = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+
+function intForm(fn: BinaryFn): (a: number, b: number) => number {
+  const f = binaryFns[fn];
+  if (fn === 'mul') return Math.imul;
+  if (fn === 'div' || fn === 'pow') return (a, b) => Math.trunc(f(a, b));
+  return f;
+}
+
+describe('binaryKernel fast paths', () => {
+  it.each(PAIRS)('f32 %j with %j matches the generic path for every function', (sa, sb) => {
+    const a = input(sa, 'f32', 1);
+    const b = input(sb, 'f32', 2);
+    const shape = broadcastShapes('test', sa, sb);
+    for (const fn of FLOAT_BINARY) {
+      const y = binaryKernel([a, b], { fn }, { shape, dtype: 'f32' });
+      expectSame(y, generic([a, b], shape, 'f32', binaryFns[fn]));
+    }
+  });
+
+  it.each(PAIRS)('i32 %j with %j wraps like the generic path', (sa, sb) => {
+    const a = input(sa, 'i32', 3);
+    const b = input(sb, 'i32', 4);
+    const shape = broadcastShapes('test', sa, sb);
+    for (const fn of INT_BINARY) {
+      const y = binaryKernel([a, b], { fn }, { shape, dtype: 'i32' });
+      expectSame(y, generic([a, b], shape, 'i32', intForm(fn)));
+    }
+  });
+
+  it.each(PAIRS)('bool %j with %j: and, or', (sa, sb) => {
+    const a = input(sa, 'bool', 5);
+    const b = input(sb, 'bool', 6);
+    const shape = broadcastShapes('test', sa, sb);
+    for (const fn of ['and', 'or'] as const) {
+      const y = binaryKernel([a, b], { fn }, { shape, dtype: 'bool' });
+      expectSame(y, generic([a, b], shape, 'bool', binaryFns[fn]));
+    }
+  });
+});
+
+describe('compareKernel fast paths', () => {
+  it.each(PAIRS)('f32 and i32 %j with %j match the generic path', (sa, sb) => {
+    for (const dtype of ['f32', 'i32'] as const) {
+      const a = input(sa, dtype, 7);
+      // Equal values at some positions so that eq, le and ge see both answers.
+      const b = input(sb, dtype, 7);
+      const shape = broadcastShapes('test', sa, sb);
+      for (const fn of COMPARE) {
+        const y = compareKernel([a, b], { fn }, { shape, dtype: 'bool' });
+        expectSame(y, generic([a, b], shape, 'bool', compareFns[fn]));
+      }
+    }
+  });
+});
+
+describe('whereKernel fast paths', () => {
+  const TRIPLES: [Shape, Shape, Shape][] = [
+    [
+      [3, 5],
+      [3, 5],
+      [3, 5],
+    ],
+    [[3, 5], [3, 5], []],
+    [[3, 5], [], [3, 5]],
+    [[2, 1, 4, 4], [2, 3, 4, 4], []],
+    [[4], [3, 4], [3, 1]],
+    [
+      [3, 1],
+      [1, 4],
+      [3, 4],
+    ],
+    [[], [], []],
+    [[0, 2], [2], []],
+  ];
+  it.each(TRIPLES)('cond %j, a %j, b %j in f32 and i32', (sc, sa, sb) => {
+    const c = input(sc, 'bool', 8);
+    const shape = broadcastShapes('test', broadcastShapes('test', sc, sa), sb);
+    for (const dtype of ['f32', 'i32'] as const) {
+      const a = input(sa, dtype, 9);
+      const b = input(sb, dtype, 10);
+      const y = whereKernel([c, a, b], {}, { shape, dtype });
+      expectSame(
+        y,
+        generic([c, a, b], shape, dtype, (p, x, z) => (p ? x : z)),
+      );
+    }
+  });
+});
+
+describe('unaryKernel', () => {
+  it('computes every function as its scalar definition, on odd and empty sizes', () => {
+    for (const n of [0, 1, 37]) {
+      const x = input([n], 'f32', 11);
+      for (const fn of Object.keys(unaryFns) as UnaryFn[]) {
+        const y = unaryKernel([x], { fn }, { shape: [n], dtype: 'f32' });
+        expectSame(y, generic([x], [n], 'f32', unaryFns[fn]));
+      }
+      const b = input([n], 'bool', 12);
+      expectSame(
+        unaryKernel([b], { fn: 'not' }, { shape: [n], dtype: 'bool' }),
+        generic([b], [n], 'bool', unaryFns.not),
+      );
+    }
+  });
+});
+
+describe('broadcastToKernel', () => {
+  it.each([
+    [[7], [4, 7]],
+    [
+      [4, 1],
+      [4, 7],
+    ],
+    [[], [3, 2]],
+    [
+      [2, 1, 3],
+      [5, 2, 4, 3],
+    ],
+    [[3], [0, 3]],
+    [
+      [1, 5],
+      [1, 5],
+    ],
+  ] as [Shape, Shape][])('%j to %j matches the generic path in f32, i32 and bool', (from, to) => {
+    for (const dtype of ['f32', 'i32', 'bool'] as const) {
+      const x = input(from, dtype, 13);
+      expectSame(
+        broadcastToKernel([x], {}, { shape: to, dtype }),
+        generic([x], to, dtype, (v) => v),
+      );
+    }
+  });
+});
+
+describe('broadcastPlan', () => {
+  it('merges same-shape and scalar operands into one row', () => {
+    expect(
+      broadcastPlan(
+        [
+          [3, 5, 7],
+          [3, 5, 7],
+        ],
+        [3, 5, 7],
+      ),
+    ).toMatchObject({ dims: [105], rows: 1 });
+    expect(broadcastPlan([[3, 5, 7], []], [3, 5, 7])).toMatchObject({ dims: [105], strides: [[1], [0]] });
+  });
+
+  it('turns suffix and column broadcasts into rows', () => {
+    expect(broadcastPlan([[8, 64, 64], [64]], [8, 64, 64])).toMatchObject({
+      dims: [512, 64],
+      strides: [
+        [64, 1],
+        [0, 1],
+      ],
+    });
+    expect(
+      broadcastPlan(
+        [
+          [8, 64, 64],
+          [8, 64, 1],
+        ],
+        [8, 64, 64],
+      ),
+    ).toMatchObject({
+      dims: [512, 64],
+      strides: [
+        [64, 1],
+        [1, 0],
+      ],
+    });
+  });
+
+  it('drops size-1 dims and gives a scalar output one row of one', () => {
+    expect(broadcastPlan([[1, 3, 1], [1]], [1, 3, 1])).toMatchObject({ dims: [3], strides: [[1], [0]] });
+    expect(broadcastPlan([[], [1, 1]], [1, 1])).toMatchObject({ dims: [1], rows: 1, row: 1 });
+  });
+});
