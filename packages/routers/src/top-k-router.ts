@@ -18,6 +18,7 @@ import {
   type Generator,
   matmul,
   mul,
+  routerTopK,
   softmax,
   sum,
   type Tensor,
@@ -91,6 +92,11 @@ export function topKRouting(x_TD: Tensor, w_DE: Tensor, options: TopKRoutingOpti
     if (options.softmax === 'after-topk') {
       expert_TK = groupLimitedTopK(logits_TE, k, options.groupLimit);
       weight_TK = softmax(takeAlongAxis(logits_TE, expert_TK, -1), -1);
+    } else if (!options.groupLimit || options.groupLimit.topGroups === options.groupLimit.groups) {
+      // The fused selection (one pass a token): the same experts and weights as topk over probs_TE.
+      const fused = routerTopK(logits_TE, k, { normalize: options.normalize ?? false });
+      expert_TK = fused.indices;
+      weight_TK = fused.weights;
     } else {
       expert_TK = groupLimitedTopK(probs_TE, k, options.groupLimit);
       weight_TK = takeAlongAxis(probs_TE, expert_TK, -1);

@@ -133,7 +133,16 @@ export {
 export { dropout, layerNorm, logSoftmax, logsumexp, rmsNorm, softmax } from './ops/nn.js';
 export { argmax, argmin, max, mean, min, sum, variance } from './ops/reduce.js';
 export { bincount, type CumsumOptions, cumsum } from './ops/scan.js';
-export { argsort, bucketSort, sort, sortByKey, type TopkResult, topk } from './ops/sort.js';
+export {
+  argsort,
+  bucketSort,
+  type RouterTopKResult,
+  routerTopK,
+  sort,
+  sortByKey,
+  type TopkResult,
+  topk,
+} from './ops/sort.js';
 export { philoxFill } from './philox.js';
 export {
   type BinaryFn,

@@ -60,6 +60,13 @@ export interface PrimitiveAttrs {
   groupedMatmulGradW: Record<string, never>;
   /** Indices (i32) of the k largest (or smallest) entries along the last axis, ties by lower index. */
   topk: { k: number; largest: boolean };
+  /**
+   * The fused router top-k over logits [T, E]: scores p = softmax (or sigmoid) over E, the K best scores of
+   * each row (ties to the lower index, like `topk`), their scores optionally divided by their sum. One f32
+   * output [T, 2K]: the K weights, then the K expert indices (exact in f32 for E < 2^24). Differentiable in
+   * the logits through the weights.
+   */
+  routerTopK: { k: number; score: 'softmax' | 'sigmoid'; normalize: boolean };
   /** Stable argsort along the last axis, as i32. */
   argsort: { descending: boolean };
   /**
@@ -118,6 +125,7 @@ export const PRIMITIVE_NAMES = [
   'groupedMatmul',
   'groupedMatmulGradW',
   'topk',
+  'routerTopK',
   'argsort',
   'bucketSort',
   'cumsum',

@@ -1,11 +1,12 @@
 import { isFloat } from './dtype.js';
 import { invariant } from './errors.js';
 import { cast } from './ops/cast.js';
-import { scalar } from './ops/creation.js';
+import { arange, scalar } from './ops/creation.js';
 import * as ew from './ops/elementwise.js';
-import { gather, scatterAdd } from './ops/indexing.js';
+import { gather, scatterAdd, takeAlongAxis } from './ops/indexing.js';
 import { broadcastTo, pad, reshape, slice, split, transpose } from './ops/layout.js';
 import { groupedMatmul, groupedMatmulGradW, matmul } from './ops/linalg.js';
+import { softmax } from './ops/nn.js';
 import { sum } from './ops/reduce.js';
 import { cumsum } from './ops/scan.js';
 import type { PrimitiveAttrs, PrimName, UnaryFn } from './primitives.js';
@@ -202,6 +203,24 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     ];
   },
   topk: notDifferentiable('topk'),
+  routerTopK: (g, [logits], y, { k, score, normalize }) => {
+    // Scores recomputed; the weight cotangent goes through the normalisation, onto the chosen experts, then
+    // back through the softmax (or sigmoid).
+    const l = logits as Tensor;
+    const [t, e] = l.shape as [number, number];
+    const p = score === 'softmax' ? softmax(l, -1) : ew.sigmoid(l);
+    const idx = cast(slice(y, [0, k], [t, k]), 'i32');
+    let gr = slice(g, [0, 0], [t, k]);
+    if (normalize) {
+      const w = slice(y, [0, 0], [t, k]);
+      const total = sum(takeAlongAxis(p, idx, -1), -1, true);
+      gr = ew.div(ew.sub(gr, sum(ew.mul(gr, w), -1, true)), total);
+    }
+    const flat = reshape(ew.add(idx, reshape(ew.mul(arange(t), e), [t, 1])), [t * k]);
+    const gp = reshape(scatterAdd(reshape(gr, [t * k]), flat, t * e), [t, e]);
+    if (score === 'softmax') return [ew.mul(p, ew.sub(gp, sum(ew.mul(gp, p), -1, true)))];
+    return [ew.mul(gp, ew.mul(p, ew.sub(1, p)))];
+  },
   argsort: notDifferentiable('argsort'),
   bucketSort: notDifferentiable('bucketSort'),
   bincount: notDifferentiable('bincount'),

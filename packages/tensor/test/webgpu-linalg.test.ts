@@ -3,7 +3,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from '../src/backends/cpu/matmul.js';
 import { type GpuDeviceInfo, requestGpuDevice } from '../src/backends/webgpu/device.js';
-import { linalgKernels } from '../src/backends/webgpu/kernels/linalg.js';
+import {
+  DEFAULT_TILE,
+  linalgKernels,
+  matmulCode,
+  TILE_CANDIDATES,
+  tileName,
+} from '../src/backends/webgpu/kernels/linalg.js';
+import {
+  clearTunedTiles,
+  shapeClass,
+  tunedTile,
+  tuneTile,
+} from '../src/backends/webgpu/kernels/matmul-tuner.js';
 import { GpuRuntime } from '../src/backends/webgpu/runtime.js';
 import { broadcastShapes, sizeOf } from '../src/shape.js';
 
@@ -15,7 +27,7 @@ beforeAll(async () => {
   process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
   info = await requestGpuDevice();
   rt = new GpuRuntime(info.device);
-  kernels = linalgKernels(rt);
+  kernels = linalgKernels(rt, { tune: false });
 }, 60_000);
 
 afterAll(() => {
@@ -307,7 +319,7 @@ describe('webgpu linalg grids past the workgroup-count limit', () => {
         return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
       },
     });
-    return linalgKernels(proxy);
+    return linalgKernels(proxy, { tile: DEFAULT_TILE });
   }
 
   it('matmul, groupedMatmul and groupedMatmulGradW split into several dispatches', async () => {
@@ -318,5 +330,114 @@ describe('webgpu linalg grids past the workgroup-count limit', () => {
     await checkGradW(60, 130, 140, [0, 10, 10, 30, 50, 55], 807, table);
     // Grids (x, y, z) of (3, 3, 5), (3, 3, 5), (3, 4, 1) and (3, 3, 5) in pieces of at most 2 a side.
     expect(dispatches).toBe(12 + 12 + 4 + 12);
+  });
+});
+
+describe('webgpu matmul tile candidates', () => {
+  for (const tile of TILE_CANDIDATES) {
+    const table = () => linalgKernels(rt, { tile });
+    it(`${tileName(tile)}: odd shapes, transposes and broadcast batches`, async () => {
+      const sizes: [number, number, number][] = [
+        [1, 1, 1],
+        [3, 17, 5],
+        [17, 3, 65],
+        [129, 19, 67],
+        [67, 33, 130],
+      ];
+      for (const [transA, transB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ] as const) {
+        for (const [i, [m, k, n]] of sizes.entries()) {
+          await checkMatmul(mat([], m, k, transA), mat([], k, n, transB), transA, transB, 900 + i, table());
+        }
+        await checkMatmul(mat([2, 1, 3], 5, 9, transA), mat([3], 9, 7, transB), transA, transB, 950, table());
+      }
+    });
+    it(`${tileName(tile)}: groupedMatmul and groupedMatmulGradW with straddling and empty segments`, async () => {
+      for (const transW of [false, true]) {
+        await checkGrouped(150, 17, 70, [0, 0, 40, 40, 129, 140], transW, 960, table());
+        await checkGrouped(7, 3, 4, [0, 2, 2, 5], transW, 962, table());
+      }
+      await checkGradW(150, 17, 66, [0, 40, 40, 100, 130], 964, table());
+      await checkGradW(40, 130, 5, [0, 0, 33, 40], 966, table());
+    });
+  }
+
+  it('the WGSL of every candidate keeps its accumulators in scalars and fits the default limits', () => {
+    for (const tile of TILE_CANDIDATES) {
+      const code = matmulCode(tile, false, true);
+      expect(code).toContain(`@workgroup_size(${tile.bn / tile.rn}, ${tile.bm / tile.rm})`);
+      expect(code).toContain(`acc${tile.rm - 1}_${tile.rn - 1} += a${tile.rm - 1} * b${tile.rn - 1};`);
+      expect((tile.bn / tile.rn) * (tile.bm / tile.rm)).toBeLessThanOrEqual(256);
+      expect(tile.tk * (tile.bm + tile.bn + 2) * 4).toBeLessThanOrEqual(16384);
+    }
+  });
+
+  it('shape classes bucket each side at 32, 128 and 512', () => {
+    expect(shapeClass(10, 200, 2000)).toBe('023');
+    expect(shapeClass(33, 128, 512)).toBe('112');
+  });
+
+  it('tiny shapes, and a table with tuning off, use the default tile and start no tuning', async () => {
+    clearTunedTiles();
+    let grid: readonly (number | undefined)[] = [];
+    const proxy = new Proxy(rt, {
+      get(target, prop) {
+        if (prop === 'dispatch') {
+          return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
+            grid = d.workgroups;
+            target.dispatch(d);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await checkMatmul([70, 5], [5, 66], false, false, 980, linalgKernels(proxy));
+    expect(grid).toEqual([2, 2, 1]);
+    await checkMatmul([130, 70], [70, 129], false, false, 981, linalgKernels(proxy, { tune: false }));
+    expect(grid).toEqual([3, 3, 1]);
+    expect(tunedTile(rt.adapter, 130, 129, 70)).toBeUndefined();
+  });
+
+  it('the tuner times the candidates once per (adapter, shape class) and the kernels then use the winner', async () => {
+    clearTunedTiles();
+    const setup = {
+      device: rt.device,
+      adapter: 'test adapter',
+      candidates: TILE_CANDIDATES,
+      fallback: DEFAULT_TILE,
+      code: (c: (typeof TILE_CANDIDATES)[number]) => matmulCode(c, false, false),
+    };
+    expect(tunedTile('test adapter', 100, 90, 80)).toBeUndefined();
+    const first = tuneTile(setup, 100, 90, 80);
+    expect(tuneTile(setup, 101, 91, 81)).toBe(first); // same class: the same pending run
+    const winner = await first;
+    expect(TILE_CANDIDATES).toContain(winner);
+    expect(tunedTile('test adapter', 120, 70, 100)).toBe(winner);
+    expect(tunedTile('other adapter', 120, 70, 100)).toBeUndefined();
+    // The runtime never saw the tuner's buffers.
+    expect(rt.inUseBuffers).toBe(0);
+    // A table on a runtime of that adapter picks the tuned tile (its dispatch grid shows which).
+    let grid: readonly (number | undefined)[] = [];
+    const proxy = new Proxy(rt, {
+      get(target, prop) {
+        if (prop === 'adapter') return 'test adapter';
+        if (prop === 'dispatch') {
+          return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
+            grid = d.workgroups;
+            target.dispatch(d);
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await checkMatmul([100, 80], [80, 90], false, false, 970, linalgKernels(proxy));
+    expect(grid).toEqual([Math.ceil(90 / winner.bn), Math.ceil(100 / winner.bm), 1]);
+    clearTunedTiles();
   });
 });

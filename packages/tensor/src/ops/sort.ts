@@ -4,7 +4,7 @@ import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
 import { takeAlongAxis } from './indexing.js';
-import { swapAxes } from './layout.js';
+import { slice, swapAxes } from './layout.js';
 import { checkIndexTensor, checkIndexValues, checkTensor } from './validate.js';
 
 function lastAxisInput(op: string, x: Tensor, axis: number): { input: Tensor; a: number } {
@@ -49,6 +49,58 @@ export const topk = op(function topk(
   const idx = apply('topk', [input], { k, largest: options.largest ?? true }, shape, 'i32');
   const indices = restoreAxis(idx, a);
   return { values: takeAlongAxis(x, indices, a), indices };
+});
+
+/** What `routerTopK` returns: combine weights and expert indices, [T, K] each. */
+export interface RouterTopKResult {
+  /** The chosen scores (divided by their sum with `normalize`), f32, differentiable in the logits. */
+  weights: Tensor;
+  /** The chosen experts (i32), best first, ties to the lower index. */
+  indices: Tensor;
+}
+
+/**
+ * The fused router selection over logits [T, E] in one pass per token: scores p = softmax(logits) (or
+ * sigmoid), the K best per row (ties to the lower expert index, like `topk(p, k)`) and their scores, divided
+ * by the sum of the K with `normalize`. The same values as
+ * `topk(softmax(logits, -1), k)` (then `values / sum(values)`), in one primitive (`routerTopK`) on every
+ * backend; computed in f32. Differentiable in the logits through the weights.
+ */
+export const routerTopK = op(function routerTopK(
+  logits: Tensor,
+  k: number,
+  options: { score?: 'softmax' | 'sigmoid'; normalize?: boolean } = {},
+): RouterTopKResult {
+  checkTensor('routerTopK', logits, 'logits');
+  if (logits.rank !== 2 || logits.dtype === 'bool' || logits.dtype === 'i32') {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `logits must be float [T, E], got ${logits.dtype} ${fmtShape(logits.shape)}`,
+    );
+  }
+  const [t, e] = logits.shape as [number, number];
+  if (!Number.isInteger(k) || k < 0 || k > e) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `k = ${k} must be an integer in [0, ${e}] for logits ${fmtShape(logits.shape)}`,
+    );
+  }
+  const score = options.score ?? 'softmax';
+  if (score !== 'softmax' && score !== 'sigmoid') {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `score must be 'softmax' or 'sigmoid', got ${String(score)}`,
+    );
+  }
+  const attrs = { k, score, normalize: options.normalize ?? false } as const;
+  const packed = apply('routerTopK', [cast(logits, 'f32')], attrs, [t, 2 * k], 'f32');
+  return {
+    weights: slice(packed, [0, 0], [t, k]),
+    indices: cast(slice(packed, [0, k], [t, k]), 'i32'),
+  };
 });
 
 /** Stable argsort along `axis` (equal keys keep their order), as i32. */

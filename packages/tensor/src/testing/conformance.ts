@@ -10,6 +10,7 @@ import { LAYOUT_CASES } from './conformance/layout.js';
 import { LINALG_CASES } from './conformance/linalg.js';
 import { RANDOM_CASES } from './conformance/random.js';
 import { REDUCE_CASES } from './conformance/reduce.js';
+import { ROUTER_CASES } from './conformance/router.js';
 import { SORT_CASES } from './conformance/sort.js';
 
 export { expectTensor } from './expect.js';
@@ -58,6 +59,7 @@ const CASES: [PrimName, string, CaseBody][] = [
   ...LINALG_CASES,
   ...INDEXING_CASES,
   ...SORT_CASES,
+  ...ROUTER_CASES,
   ...BUCKET_SORT_CASES,
   ...LAYOUT_CASES,
   ...CREATION_CASES,

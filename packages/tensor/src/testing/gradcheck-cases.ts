@@ -41,6 +41,7 @@ import {
   relu,
   reshape,
   rmsNorm,
+  routerTopK,
   rsqrt,
   scatterAdd,
   sigmoid,
@@ -605,6 +606,16 @@ function registerCases(): void {
       await check((t) => topk(t, 2).values, [x]);
       await check((t) => topk(t, 3, { largest: false }).values, [x]);
       await check((t) => topk(t, 2, { axis: 0 }).values, [x]);
+    });
+
+    it('routerTopK weights: softmax and sigmoid, with and without normalisation', async () => {
+      const [x] = distinct([[3, 6]], 1221) as [Tensor];
+      for (const score of ['softmax', 'sigmoid'] as const) {
+        for (const normalize of [false, true]) {
+          await check((t) => routerTopK(t, 2, { score, normalize }).weights, [x]);
+        }
+      }
+      await check((t) => routerTopK(t, 6, { normalize: true }).weights, [x]);
     });
 
     it('sort values, ascending and descending, on the last axis and axis 0', async () => {

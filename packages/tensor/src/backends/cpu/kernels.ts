@@ -14,6 +14,7 @@ import { bincountKernel, gatherKernel, scatterAddKernel } from './indexing.js';
 import { broadcastToKernel, concatKernel, padKernel, sliceKernel, transposeKernel } from './layout.js';
 import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from './matmul.js';
 import { argReduceKernel, cumsumKernel, logSoftmaxKernel, reduceKernel, softmaxKernel } from './reduce.js';
+import { routerTopKKernel } from './router-topk.js';
 import { argsortKernel, bucketSortKernel, topkKernel } from './sort.js';
 
 /** The CPU kernel table: one entry per primitive, checked by the compiler. */
@@ -30,6 +31,7 @@ export const cpuKernels: KernelTable<AnyHostArray> = {
   groupedMatmul: groupedMatmulKernel,
   groupedMatmulGradW: groupedMatmulGradWKernel,
   topk: topkKernel,
+  routerTopK: routerTopKKernel,
   argsort: argsortKernel,
   bucketSort: bucketSortKernel,
   cumsum: cumsumKernel,

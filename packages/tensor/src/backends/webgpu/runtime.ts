@@ -38,8 +38,12 @@ export class GpuRuntime {
   inUseBytes = 0;
   pooledBytes = 0;
 
-  constructor(device: GPUDevice) {
+  /** Names the adapter, so per-adapter choices (the matmul tiles) can be cached across runtimes. */
+  readonly adapter: string;
+
+  constructor(device: GPUDevice, adapter = 'unknown adapter') {
     this.device = device;
+    this.adapter = adapter;
     device.lost.then((info) => {
       if (info.reason !== 'destroyed') {
         this.#lost = new SwitchyardError(

@@ -23,15 +23,23 @@ const ROUND_BF16 = `${PRELUDE}${storage([], ['ys', 'u32'])}${main1d(`  let b = y
   if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu) != 0u) { return; }
   ys[i] = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u;`)}`;
 
+export interface WebGPUBackendOptions {
+  /**
+   * Time a few matmul tile configurations per (adapter, shape class) in the background on first use and
+   * keep the fastest (default true); off, a fixed size-based choice is used.
+   */
+  tuneMatmul?: boolean;
+}
+
 /**
  * Creates the WebGPU backend: WGSL kernels for every primitive over 32-bit storage (bool as u32; f16 and bf16
  * stored as f32 rounded to their precision after every kernel), pooled buffers, cached pipelines, batched
  * submission and asynchronous reads.
  */
-export async function createWebGPUBackend(): Promise<WebGPUBackend> {
+export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const { destroy, ...info } = await requestGpuDevice();
-  const rt = new GpuRuntime(info.device);
-  const kernels = webgpuKernels(rt);
+  const rt = new GpuRuntime(info.device, info.adapter);
+  const kernels = webgpuKernels(rt, { tune: options.tuneMatmul ?? true });
   return {
     name: 'webgpu',
     info,

@@ -3,21 +3,47 @@ import { type Shape, sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import type { GpuRuntime } from '../runtime.js';
 import { broadcastStrides, Meta, PRELUDE, storage } from '../wgsl.js';
+import { TUNE_MIN_FLOPS, tunedTile, tuneTile } from './matmul-tuner.js';
 
-/** Output tile edge per workgroup (TILE x TILE outputs). */
-const TILE = 64;
-/** Workgroup edge: WG x WG threads, each accumulating a (TILE / WG) x (TILE / WG) block in registers. */
-const WG = 16;
-/** Depth of the K slices staged through workgroup memory. */
-const TK = 16;
-/** Row stride of the staged tiles, padded by one word so column-wise stores do not collide on banks. */
-const LD = TILE + 1;
+/**
+ * One tile configuration of the tiled product: a workgroup computes a `bm` x `bn` output tile with
+ * (bn / rn) x (bm / rm) threads, each holding an `rm` x `rn` block of accumulators in registers (rows
+ * `ty + i * (bm / rm)`, columns `tx + j * (bn / rn)`), and K advances in slices of `tk` staged through
+ * workgroup memory.
+ */
+export interface TileConfig {
+  readonly bm: number;
+  readonly bn: number;
+  readonly rm: number;
+  readonly rn: number;
+  readonly tk: number;
+}
+
+/** The candidates the tuner times, smallest tile first. The 64x64 one (4x4 a thread) is the default. */
+export const TILE_CANDIDATES: readonly TileConfig[] = [
+  { bm: 16, bn: 16, rm: 1, rn: 1, tk: 16 },
+  { bm: 32, bn: 32, rm: 2, rn: 2, tk: 16 },
+  { bm: 64, bn: 64, rm: 4, rn: 4, tk: 16 },
+  { bm: 128, bn: 64, rm: 8, rn: 4, tk: 8 },
+  { bm: 64, bn: 128, rm: 4, rn: 8, tk: 8 },
+];
+export const DEFAULT_TILE = TILE_CANDIDATES[2] as TileConfig;
+
+export const tileName = (c: TileConfig): string => `${c.bm}x${c.bn}/${c.rm}x${c.rn}/k${c.tk}`;
+
 /** Largest number of batch axes the matmul kernel indexes (after merging contiguous axes). */
 const MAX_BATCH_RANK = 6;
 
+export interface LinalgOptions {
+  /** Use this tile configuration for every shape (tests, and users who tuned elsewhere). */
+  tile?: TileConfig;
+  /** Time the candidates per (adapter, shape class) in the background on first use. Default true. */
+  tune?: boolean;
+}
+
 /**
- * How one operand tile is read from global memory. A tile of A is TILE (m) x TK (k), a tile of B is TK (k) x
- * TILE (n). `cond` and `expr` are WGSL over the absolute indices `m`/`k` (A) or `k`/`n` (B); `kContig` says
+ * How one operand tile is read from global memory. A tile of A is bm (m) x tk (k), a tile of B is tk (k) x
+ * bn (n). `cond` and `expr` are WGSL over the absolute indices `m`/`k` (A) or `k`/`n` (B); `kContig` says
  * consecutive k are adjacent in memory, so consecutive threads then walk k (coalesced) instead of m or n.
  */
 interface Operand {
@@ -26,66 +52,80 @@ interface Operand {
   expr: string;
 }
 
+/** Threads of a workgroup along x (columns) and y (rows). */
+const threadsOf = (c: TileConfig): [number, number] => [c.bn / c.rn, c.bm / c.rm];
+
 /**
  * One K step of the tiled product starting at `k0` (a WGSL variable): both tiles are staged into workgroup
- * memory (zero outside `cond`), then every thread adds its 4x4 block of outer products.
+ * memory (zero outside `cond`), then every thread adds its rm x rn block of outer products (unrolled, so the
+ * accumulators stay in registers). Staged rows are padded by one word so column-wise stores spread over banks.
  */
-function kStep(a: Operand, b: Operand): string {
-  const loads = (name: 'As' | 'Bs', op: Operand, outer: 'm' | 'n', base: 'm0' | 'n0'): string => {
-    const [kk, oo] = op.kContig ? [`idx % ${TK}u`, `idx / ${TK}u`] : [`idx / ${TILE}u`, `idx % ${TILE}u`];
+function kStep(c: TileConfig, a: Operand, b: Operand): string {
+  const [wx, wy] = threadsOf(c);
+  const threads = wx * wy;
+  const loads = (
+    name: 'As' | 'Bs',
+    op: Operand,
+    outer: 'm' | 'n',
+    base: 'm0' | 'n0',
+    edge: number,
+  ): string => {
+    const [kk, oo] = op.kContig ? [`idx % ${c.tk}u`, `idx / ${c.tk}u`] : [`idx / ${edge}u`, `idx % ${edge}u`];
     return `
-    for (var l = 0u; l < ${(TILE * TK) / (WG * WG)}u; l++) {
-      let idx = lt + l * ${WG * WG}u;
+    for (var l = 0u; l < ${(edge * c.tk) / threads}u; l++) {
+      let idx = lt + l * ${threads}u;
       let kk = ${kk};
       let oo = ${oo};
       let k = k0 + kk;
       let ${outer} = ${base} + oo;
       var v = 0.0;
       if (${op.cond}) { v = ${op.expr}; }
-      ${name}[kk * ${LD}u + oo] = v;
+      ${name}[kk * ${edge + 1}u + oo] = v;
     }`;
   };
-  const col = (name: string, base: string): string =>
-    `vec4<f32>(${[0, 1, 2, 3].map((i) => `${name}[kk * ${LD}u + ${base} + ${i * WG}u]`).join(', ')})`;
-  return `${loads('As', a, 'm', 'm0')}${loads('Bs', b, 'n', 'n0')}
+  const lines: string[] = [];
+  for (let i = 0; i < c.rm; i++) lines.push(`      let a${i} = As[kk * ${c.bm + 1}u + ty + ${i * wy}u];`);
+  for (let j = 0; j < c.rn; j++) lines.push(`      let b${j} = Bs[kk * ${c.bn + 1}u + tx + ${j * wx}u];`);
+  for (let i = 0; i < c.rm; i++)
+    for (let j = 0; j < c.rn; j++) lines.push(`      acc${i}_${j} += a${i} * b${j};`);
+  return `${loads('As', a, 'm', 'm0', c.bm)}${loads('Bs', b, 'n', 'n0', c.bn)}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk++) {
-      let av = ${col('As', 'ty')};
-      let bv = ${col('Bs', 'tx')};
-      acc[0] += av.x * bv;
-      acc[1] += av.y * bv;
-      acc[2] += av.z * bv;
-      acc[3] += av.w * bv;
+    for (var kk = 0u; kk < ${c.tk}u; kk++) {
+${lines.join('\n')}
     }
     workgroupBarrier();`;
 }
 
 /** Workgroup tiles, the entry point and the per-thread setup shared by the three kernels. */
-const HEAD = /* wgsl */ `
-var<workgroup> As: array<f32, ${TK * LD}>;
-var<workgroup> Bs: array<f32, ${TK * LD}>;
+function head(c: TileConfig): string {
+  const [wx, wy] = threadsOf(c);
+  const accs: string[] = [];
+  for (let i = 0; i < c.rm; i++) for (let j = 0; j < c.rn; j++) accs.push(`  var acc${i}_${j} = 0.0;`);
+  return /* wgsl */ `
+var<workgroup> As: array<f32, ${c.tk * (c.bm + 1)}>;
+var<workgroup> Bs: array<f32, ${c.tk * (c.bn + 1)}>;
 
-@compute @workgroup_size(${WG}, ${WG})
+@compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x;
   let ty = lid.y;
-  let lt = ty * ${WG}u + tx;
-  var acc: array<vec4<f32>, 4>;`;
-
-/** Stores each thread's 4x4 block (rows `m0 + ty + 16 i`, columns `n0 + tx + 16 j`) in row-major `ys`. */
-function store(rows: string, cols: string, base: string): string {
-  return `
-  for (var i = 0u; i < 4u; i++) {
-    let row = m0 + ty + i * ${WG}u;
-    if (row < ${rows}) {
-      for (var j = 0u; j < 4u; j++) {
-        let col = n0 + tx + j * ${WG}u;
-        if (col < ${cols}) { ys[${base} + row * ${cols} + col] = acc[i][j]; }
-      }
-    }
-  }
+  let lt = ty * ${wx}u + tx;
+${accs.join('\n')}`;
 }
-`;
+
+/** Stores each thread's block (rows `m0 + ty + wy i`, columns `n0 + tx + wx j`) in row-major `ys`. */
+function store(c: TileConfig, rows: string, cols: string, base: string): string {
+  const [wx, wy] = threadsOf(c);
+  const lines: string[] = [];
+  for (let i = 0; i < c.rm; i++) {
+    lines.push(`  if (m0 + ty + ${i * wy}u < ${rows}) {`);
+    lines.push(`    let at = ${base} + (m0 + ty + ${i * wy}u) * ${cols} + n0 + tx;`);
+    for (let j = 0; j < c.rn; j++) {
+      lines.push(`    if (n0 + tx + ${j * wx}u < ${cols}) { ys[at + ${j * wx}u] = acc${i}_${j}; }`);
+    }
+    lines.push('  }');
+  }
+  return `\n${lines.join('\n')}\n}\n`;
 }
 
 /** Clamped segment start helper (the CPU kernel's `segment()`): offsets[e] limited to [0, rows]. */
@@ -103,7 +143,7 @@ const MM_DIMS = 8;
 const MM_ASTR = 16;
 const MM_BSTR = 24;
 
-function matmulCode(transA: boolean, transB: boolean): string {
+export function matmulCode(c: TileConfig, transA: boolean, transB: boolean): string {
   const a: Operand = {
     kContig: !transA,
     cond: 'm < dm && k < dk',
@@ -120,12 +160,12 @@ function matmulCode(transA: boolean, transB: boolean): string {
       ['xb', 'f32'],
     ],
     ['ys', 'f32'],
-  )}${HEAD}
+  )}${head(c)}
   let dm = u(${MM_M}u);
   let dn = u(${MM_N}u);
   let dk = u(${MM_K}u);
-  let n0 = (wid.x + u(${MM_BASE}u)) * ${TILE}u;
-  let m0 = (wid.y + u(${MM_BASE + 1}u)) * ${TILE}u;
+  let n0 = (wid.x + u(${MM_BASE}u)) * ${c.bn}u;
+  let m0 = (wid.y + u(${MM_BASE + 1}u)) * ${c.bm}u;
   let bi = wid.z + u(${MM_BASE + 2}u);
   var rem = bi;
   var aBase = 0u;
@@ -137,11 +177,11 @@ function matmulCode(transA: boolean, transB: boolean): string {
     aBase += c * u(${MM_ASTR}u + u32(d));
     bBase += c * u(${MM_BSTR}u + u32(d));
   }
-  for (var k0 = 0u; k0 < dk; k0 += ${TK}u) {${kStep(a, b)}
-  }${store('dm', 'dn', 'bi * dm * dn')}`;
+  for (var k0 = 0u; k0 < dk; k0 += ${c.tk}u) {${kStep(c, a, b)}
+  }${store(c, 'dm', 'dn', 'bi * dm * dn')}`;
 }
 
-function groupedCode(transW: boolean): string {
+function groupedCode(c: TileConfig, transW: boolean): string {
   const a: Operand = { kContig: true, cond: 'm >= s && m < t && k < dk', expr: 'xs[m * dk + k]' };
   const b: Operand = {
     kContig: transW,
@@ -155,14 +195,14 @@ function groupedCode(transW: boolean): string {
       ['offs', 'i32'],
     ],
     ['ys', 'f32'],
-  )}${OFFSETS}${HEAD}
+  )}${OFFSETS}${head(c)}
   let dr = u(0u);
   let dn = u(1u);
   let dk = u(2u);
   let experts = u(3u);
-  let n0 = (wid.x + u(4u)) * ${TILE}u;
-  let m0 = (wid.y + u(5u)) * ${TILE}u;
-  let m1 = m0 + ${TILE}u;
+  let n0 = (wid.x + u(4u)) * ${c.bn}u;
+  let m0 = (wid.y + u(5u)) * ${c.bm}u;
+  let m1 = m0 + ${c.bm}u;
   // The expert holding row m0: the last e whose (clamped) start is <= m0.
   var lo = 0u;
   var hi = experts;
@@ -178,13 +218,13 @@ function groupedCode(transW: boolean): string {
     if (s >= m1) { break; }
     if (t > m0 && t > s) {
       let wBase = e * dk * dn;
-      for (var k0 = 0u; k0 < dk; k0 += ${TK}u) {${kStep(a, b)}
+      for (var k0 = 0u; k0 < dk; k0 += ${c.tk}u) {${kStep(c, a, b)}
       }
     }
-  }${store('dr', 'dn', '0u')}`;
+  }${store(c, 'dr', 'dn', '0u')}`;
 }
 
-function gradWCode(): string {
+function gradWCode(c: TileConfig): string {
   // dw[e] (K x N) = x[s:t]^T @ dy[s:t]: the product's m is x's column, its k is the row r in the segment.
   const a: Operand = { kContig: false, cond: 'm < dk && k < t', expr: 'xs[k * dk + m]' };
   const b: Operand = { kContig: false, cond: 'k < t && n < dn', expr: 'dys[k * dn + n]' };
@@ -195,17 +235,17 @@ function gradWCode(): string {
       ['offs', 'i32'],
     ],
     ['ys', 'f32'],
-  )}${OFFSETS}${HEAD}
+  )}${OFFSETS}${head(c)}
   let dr = u(0u);
   let dn = u(1u);
   let dk = u(2u);
-  let n0 = (wid.x + u(4u)) * ${TILE}u;
-  let m0 = (wid.y + u(5u)) * ${TILE}u;
+  let n0 = (wid.x + u(4u)) * ${c.bn}u;
+  let m0 = (wid.y + u(5u)) * ${c.bm}u;
   let e = wid.z + u(6u);
   let s = offAt(e, dr);
   let t = max(offAt(e + 1u, dr), s);
-  for (var k0 = s; k0 < t; k0 += ${TK}u) {${kStep(a, b)}
-  }${store('dk', 'dn', 'e * dk * dn')}`;
+  for (var k0 = s; k0 < t; k0 += ${c.tk}u) {${kStep(c, a, b)}
+  }${store(c, 'dk', 'dn', 'e * dk * dn')}`;
 }
 
 /**
@@ -269,40 +309,58 @@ function batchAxes(
   return { dims, sa, sb };
 }
 
-const tiles = (n: number): number => Math.ceil(n / TILE);
-
 /**
  * WGSL kernels of `matmul`, `groupedMatmul` and `groupedMatmulGradW`, all built on one register- and
- * workgroup-tiled product: a workgroup of 16x16 threads computes a 64x64 output tile, each thread a 4x4
- * block (rows `ty + 16 i`, columns `tx + 16 j`) held in four vec4 accumulators. K advances in slices of 16
- * staged through workgroup memory (a 64x16 slice of A and a 16x64 slice of B, each thread loading four
- * words of each, in an order chosen per layout so consecutive threads read consecutive addresses).
+ * workgroup-tiled product (see `TileConfig`): with the default 64x64 tile a workgroup of 16x16 threads
+ * computes a 64x64 output tile, each thread a 4x4 block in registers, K advancing in slices of 16 staged
+ * through workgroup memory (each thread loading a few words of each slice, in an order chosen per layout so
+ * consecutive threads read consecutive addresses). That tile serves tiny shapes and every shape until the
+ * background tuner (`matmul-tuner.ts`) has timed the `TILE_CANDIDATES` for its (adapter, shape class);
+ * the fastest then serves the class. Every
+ * candidate accumulates each output over k in the same order, so they agree to rounding.
  * Transposed operands are read by index arithmetic while staging; every load is bounds-checked (zero
  * outside), so any M, N and K work, and K = 0 writes zeros. Shapes and strides travel in the uniform block,
- * so the WGSL depends only on the transpose flags and one pipeline serves every shape.
+ * so the WGSL depends only on the tile and the transpose flags, and one pipeline serves every shape.
  *
- * - `matmul`: grid (N/64, M/64, batch); the batch index is decomposed over up to 6 broadcast batch axes
+ * - `matmul`: grid (N/bn, M/bm, batch); the batch index is decomposed over up to 6 broadcast batch axes
  *   (after dropping size-1 axes and merging contiguous ones) with per-axis strides for a and b.
- * - `groupedMatmul`: grid (N/64, R/64). Offsets stay on the GPU: each workgroup binary-searches the clamped
- *   offsets for the expert holding its first row, then walks the segments meeting its 64-row tile, running
+ * - `groupedMatmul`: grid (N/bn, R/bm). Offsets stay on the GPU: each workgroup binary-searches the clamped
+ *   offsets for the expert holding its first row, then walks the segments meeting its row tile, running
  *   the tiled product once per segment with that expert's w and the rows outside the segment staged as
  *   zeros, so tiles straddling experts stay exact and rows past offsets[E] stay zero. Offsets are clamped
  *   like the CPU kernel's `segment()` (start to [0, R], end to [start, R]): malformed offsets never read out
  *   of bounds.
- * - `groupedMatmulGradW`: grid (N/64, K/64, E); workgroup (.., .., e) computes x[seg]^T @ dy[seg], stepping
- *   through the segment's rows 16 at a time (an empty segment writes zeros).
+ * - `groupedMatmulGradW`: grid (N/bn, K/bm, E); workgroup (.., .., e) computes x[seg]^T @ dy[seg], stepping
+ *   through the segment's rows tk at a time (an empty segment writes zeros).
  *
  * Grids past the per-dimension workgroup limit are split into several dispatches, each with its workgroup
  * base offsets in the uniform block.
  */
 export function linalgKernels(
   rt: GpuRuntime,
+  options: LinalgOptions = {},
 ): Pick<KernelTable<GPUBuffer>, 'matmul' | 'groupedMatmul' | 'groupedMatmulGradW'> {
   const codes = new Map<string, string>();
-  const cached = (key: string, make: () => string): string => {
-    let code = codes.get(key);
-    if (code === undefined) codes.set(key, (code = make()));
+  const cached = (key: string, c: TileConfig, make: () => string): string => {
+    const full = `${key}:${tileName(c)}`;
+    let code = codes.get(full);
+    if (code === undefined) codes.set(full, (code = make()));
     return code;
+  };
+  const tuner = {
+    device: rt.device,
+    adapter: rt.adapter,
+    candidates: TILE_CANDIDATES,
+    fallback: DEFAULT_TILE,
+    code: (c: TileConfig) => matmulCode(c, false, false),
+  };
+  /** The tile for an M x K by K x N product: forced, tuned, or the default (tiny shapes; while tuning runs). */
+  const tileFor = (m: number, n: number, k: number): TileConfig => {
+    if (options.tile) return options.tile;
+    const done = tunedTile(rt.adapter, m, n, k);
+    if (done) return done;
+    if ((options.tune ?? true) && 2 * m * n * k >= TUNE_MIN_FLOPS) void tuneTile(tuner, m, n, k);
+    return DEFAULT_TILE;
   };
   const output = (shape: Shape): GPUBuffer => rt.alloc(Math.max(sizeOf(shape), 1) * 4);
 
@@ -338,8 +396,10 @@ export function linalgKernels(
           MM_BSTR,
           sb.map((s) => s * k * n),
         );
-      const code = cached(`mm:${transA}:${transB}`, () => matmulCode(transA, transB));
-      dispatchGrid(rt, code, meta, [a!.data, b!.data, result], [tiles(n), tiles(m), batch], MM_BASE);
+      const c = tileFor(m, n, k);
+      const code = cached(`mm:${transA}:${transB}`, c, () => matmulCode(c, transA, transB));
+      const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(m / c.bm), batch];
+      dispatchGrid(rt, code, meta, [a!.data, b!.data, result], grid, MM_BASE);
       return result;
     },
     groupedMatmul: ([x, w, offsets], { transW }, out) => {
@@ -349,8 +409,10 @@ export function linalgKernels(
       const experts = w!.shape[0] as number;
       if (rows === 0 || n === 0) return result;
       const meta = new Meta().u32(0, rows).u32(1, n).u32(2, k).u32(3, experts);
-      const code = cached(`gmm:${transW}`, () => groupedCode(transW));
-      dispatchGrid(rt, code, meta, [x!.data, w!.data, offsets!.data, result], [tiles(n), tiles(rows), 1], 4);
+      const c = tileFor(Math.ceil(rows / experts), n, k);
+      const code = cached(`gmm:${transW}`, c, () => groupedCode(c, transW));
+      const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(rows / c.bm), 1];
+      dispatchGrid(rt, code, meta, [x!.data, w!.data, offsets!.data, result], grid, 4);
       return result;
     },
     groupedMatmulGradW: ([x, dy, offsets], _attrs, out) => {
@@ -359,15 +421,10 @@ export function linalgKernels(
       const rows = x!.shape[0] as number;
       if (experts === 0 || k === 0 || n === 0) return result;
       const meta = new Meta().u32(0, rows).u32(1, n).u32(2, k).u32(3, experts);
-      const code = cached('gmmdw', gradWCode);
-      dispatchGrid(
-        rt,
-        code,
-        meta,
-        [x!.data, dy!.data, offsets!.data, result],
-        [tiles(n), tiles(k), experts],
-        4,
-      );
+      const c = tileFor(k, n, Math.ceil(rows / experts));
+      const code = cached('gmmdw', c, () => gradWCode(c));
+      const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(k / c.bm), experts];
+      dispatchGrid(rt, code, meta, [x!.data, dy!.data, offsets!.data, result], grid, 4);
       return result;
     },
   };

@@ -6,16 +6,68 @@ import { Meta, PRELUDE, storage, wgslType } from '../wgsl.js';
 import { permuteBuffer } from './layout.js';
 
 const ROW_THREADS = 64;
+/** Rows at most this long are folded by one thread each (a 64-thread workgroup would idle on them). */
+export const SHORT_ROW = 64;
+/** Lines (reduced extent with a stride) at most this long, or this many of them, are folded one per thread. */
+const LINE_MAX = 1024;
+const LINE_MIN_OUTPUTS = 1024;
+
+/**
+ * How a reduction over `axes` runs. `lines`: one thread per output folding `n` values `inner` apart, for short
+ * rows and for reductions over leading or middle axes (read in place, coalesced across threads). `rows`: one
+ * 64-thread workgroup per row, for long rows. `permute`: the reduced axes are first moved last (a GPU copy),
+ * needed when they are not one contiguous block, or when a long block over leading axes has few outputs.
+ */
+export function reducePlan(
+  shape: readonly number[],
+  axes: readonly number[],
+): { kind: 'lines' | 'rows'; permute: boolean; n: number; inner: number; outputs: number } {
+  const n = sizeOf(axes.map((a) => shape[a] as number));
+  const outputs = sizeOf(shape.filter((_, i) => !axes.includes(i)));
+  const contiguous = axes.every((a, i) => i === 0 || a === (axes[i - 1] as number) + 1);
+  const inner = contiguous ? sizeOf(shape.slice((axes.at(-1) ?? shape.length - 1) + 1)) : 1;
+  if (contiguous && inner > 1 && (n <= LINE_MAX || outputs >= LINE_MIN_OUTPUTS)) {
+    return { kind: 'lines', permute: false, n, inner, outputs };
+  }
+  const permute = !contiguous || inner > 1;
+  return { kind: n <= SHORT_ROW ? 'lines' : 'rows', permute, n, inner: 1, outputs };
+}
 
 /** Moves the reduced axes last (a GPU permutation when they are not already trailing): rows x inner. */
 function asRows(rt: GpuRuntime, x: KernelInput<GPUBuffer>, axes: readonly number[]) {
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perm = [...kept, ...axes];
-  const inner = sizeOf(axes.map((a) => x.shape[a] as number));
-  const rows = sizeOf(kept.map((a) => x.shape[a] as number));
   const identity = perm.every((p, i) => p === i);
   const data = identity ? x.data : permuteBuffer(rt, x.data, x.shape, x.dtype, perm);
-  return { data, rows, inner, temporary: !identity };
+  return { data, temporary: !identity };
+}
+
+/** The fold of one line with the CPU's order for max/min (see `rowReduceCode`); `n` >= 1. */
+function lineReduceBody(t: string, fn: 'sum' | 'max' | 'min', arg: boolean): string {
+  if (fn === 'sum') {
+    return `  var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
+  for (var j = 0u; j < n; j++) { acc = acc + xs[start + j * inner]; }
+  ys[line] = acc;`;
+  }
+  return `  var acc = xs[start];
+  var at = 0u;
+  for (var j = 1u; j < n; j++) {
+    let v = xs[start + j * inner];
+    if (wins(v, j, acc, at)) { acc = v; at = j; }
+  }
+  ys[line] = ${arg ? 'i32(at)' : 'acc'};`;
+}
+
+function winsCode(t: string, fn: 'sum' | 'max' | 'min'): string {
+  if (fn === 'sum') return '';
+  return `
+fn nan(x: ${t}) -> bool { return ${t === 'f32' ? 'isnan_(x)' : 'false'}; }
+fn wins(o: ${t}, oi: u32, m: ${t}, mi: u32) -> bool {
+  if (nan(m)) { return nan(o) && oi < mi; }
+  if (nan(o)) { return true; }
+  return o ${fn === 'max' ? '>' : '<'} m || (o == m && oi < mi);
+}
+`;
 }
 
 /**
@@ -48,15 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `;
   }
-  const op = fn === 'max' ? '>' : '<';
-  return `
-fn nan(x: ${t}) -> bool { return ${t === 'f32' ? 'isnan_(x)' : 'false'}; }
-fn wins(o: ${t}, oi: u32, m: ${t}, mi: u32) -> bool {
-  if (nan(m)) { return nan(o) && oi < mi; }
-  if (nan(o)) { return true; }
-  return o ${op} m || (o == m && oi < mi);
-}
-${head}
+  return `${winsCode(t, fn)}${head}
   var acc = xs[base + min(lid.x, max(n, 1u) - 1u)];
   var at = select(${'0xffffffffu'}, lid.x, lid.x < n);
   for (var j = lid.x + ${ROW_THREADS}u; j < n; j += ${ROW_THREADS}u) {
@@ -83,8 +127,8 @@ ${head}
 }
 
 /** One thread per line along an axis viewed as [outer, n, inner]: slots 1 n, 2 inner. */
-function lineCode(t: string, out: string, body: string): string {
-  return `${PRELUDE}${storage([['xs', t]], ['ys', out])}
+function lineCode(t: string, out: string, body: string, helpers = ''): string {
+  return `${PRELUDE}${storage([['xs', t]], ['ys', out])}${helpers}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -126,11 +170,22 @@ export function reduceKernels(
     fn: 'sum' | 'max' | 'min',
     arg: boolean,
   ) => {
-    const { data, rows, inner, temporary } = asRows(rt, x, axes);
-    const result = rt.alloc(rows * 4);
-    if (inner === 0) rt.clear(result);
-    else
-      runRows(rt, rowReduceCode(wgslType(x.dtype), fn, arg), new Meta().u32(1, inner), [data, result], rows);
+    const t = wgslType(x.dtype);
+    const plan = reducePlan(x.shape, axes);
+    if (plan.kind === 'lines' && plan.n > 0) {
+      const code = lineCode(t, arg ? 'i32' : t, lineReduceBody(t, fn, arg), winsCode(t, fn));
+      const meta = new Meta().u32(1, plan.n).u32(2, plan.inner);
+      const out = { shape: [plan.outputs], dtype: x.dtype };
+      if (!plan.permute) return launch(rt, code, meta, [x.data], out, plan.outputs);
+      const { data, temporary } = asRows(rt, x, axes);
+      const result = launch(rt, code, meta, [data], out, plan.outputs);
+      if (temporary) rt.free(data);
+      return result;
+    }
+    const { data, temporary } = plan.permute ? asRows(rt, x, axes) : { data: x.data, temporary: false };
+    const result = rt.alloc(plan.outputs * 4);
+    if (plan.n === 0) rt.clear(result);
+    else runRows(rt, rowReduceCode(t, fn, arg), new Meta().u32(1, plan.n), [data, result], plan.outputs);
     if (temporary) rt.free(data);
     return result;
   };
