@@ -37,11 +37,13 @@ export interface MoEOutput {
 /**
  * A Mixture-of-Experts feed-forward layer: router -> dispatch -> experts -> combine (+ shared experts).
  * `forward` returns the routing and stats instead of hiding losses in globals or autograd side channels.
- * The dispatcher is a plain field, so an expert-parallel one can be swapped in after construction.
+ * The dispatcher and the experts are plain fields, so expert parallelism can swap in its dispatcher and a rank's
+ * shard of the experts after construction.
  */
 export class MoELayer extends Module {
   readonly router: Router;
-  readonly experts: ExpertsLike;
+  /** Assignable, like `dispatcher`: expert parallelism installs a rank's shard of the experts after construction. */
+  experts: ExpertsLike;
   readonly shared: SharedLike | undefined;
   dispatcher: Dispatcher;
 

@@ -1,0 +1,3 @@
+import { projectConfig } from '@switchyard/config/vitest';
+
+export default projectConfig('parallel', { testTimeout: 120_000 });
