@@ -10,7 +10,11 @@ export type {
 } from './backends/backend.js';
 export { createCpuBackend } from './backends/cpu/cpu-backend.js';
 export { type GpuDeviceInfo, requestGpuDevice, SWIFTSHADER_ICD } from './backends/webgpu/device.js';
-export { createWebGPUBackend, type WebGPUBackend } from './backends/webgpu/webgpu-backend.js';
+export {
+  createWebGPUBackend,
+  type WebGPUBackend,
+  type WebGPUBackendOptions,
+} from './backends/webgpu/webgpu-backend.js';
 export {
   type AnyHostArray,
   DTYPES,
