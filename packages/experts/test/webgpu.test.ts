@@ -4,7 +4,6 @@
 // SwiftShader is an emulator: the shapes stay tiny.
 import {
   type Backend,
-  createWebGPUBackend,
   Generator,
   getBackend,
   liveTensorCount,
@@ -14,25 +13,20 @@ import {
   tidy,
   type WebGPUBackend,
 } from '@switchyard/tensor';
-import { expectSwitchyardError } from '@switchyard/tensor/testing';
+import { expectSwitchyardError, webgpuForTests } from '@switchyard/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModuleExperts } from '../src/index.js';
 import { FeatureConv } from './custom-experts.js';
 import { type EquivalenceCase, runBothWays } from './equivalence.js';
 import { hostNormal, randomCounts } from './reference.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`experts WebGPU tests skipped: ${gpu.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
+const gpu = await webgpuForTests('experts WebGPU tests');
+const available = gpu !== null;
 
 /** f32 on both sides, summed in other orders: a little looser than CPU loop vs grouped. */
 const TOLERANCE = { rtol: 1e-4, atol: 1e-5 };
 
-describe.runIf(available)(`experts on WebGPU (${available ? gpu.describe() : 'unavailable'})`, () => {
+describe.runIf(available)(`experts on WebGPU (${gpu?.describe() ?? 'unavailable'})`, () => {
   const backend = gpu as WebGPUBackend;
   let cpu: Backend = getBackend();
   beforeAll(() => {

@@ -2,26 +2,15 @@
 // cache, asynchronous readbacks) generates the CPU backend's tokens, with its experts resident and offloaded.
 // Skips with a visible line when no adapter exists; SWITCHYARD_REQUIRE_WEBGPU=1 makes that a failure.
 import { buildModel, tinyPreset } from '@switchyard/presets';
-import {
-  createWebGPUBackend,
-  Generator,
-  getBackend,
-  liveTensorCount,
-  setBackend,
-  type WebGPUBackend,
-} from '@switchyard/tensor';
+import { Generator, getBackend, liveTensorCount, setBackend, type WebGPUBackend } from '@switchyard/tensor';
+import { webgpuForTests } from '@switchyard/tensor/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate, offloadExperts } from '../src/index.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`WebGPU generation test skipped: ${gpu.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
+const gpu = await webgpuForTests('WebGPU generation test');
+const available = gpu !== null;
 
-describe.runIf(available)(`generate on WebGPU (${available ? gpu.describe() : 'unavailable'})`, () => {
+describe.runIf(available)(`generate on WebGPU (${gpu?.describe() ?? 'unavailable'})`, () => {
   afterAll(() => {
     (gpu as WebGPUBackend).destroy();
   });

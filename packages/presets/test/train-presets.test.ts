@@ -40,13 +40,13 @@
 import type { MoEStatsValues } from '@switchyard/moe';
 import {
   type Backend,
-  createWebGPUBackend,
   Generator,
   getBackend,
   liveTensorCount,
   setBackend,
   type WebGPUBackend,
 } from '@switchyard/tensor';
+import { webgpuForTests } from '@switchyard/tensor/testing';
 import {
   adamw,
   type Batch,
@@ -227,13 +227,8 @@ describe('training the tiny presets on the CPU backend', () => {
   }
 });
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`WebGPU preset training tests skipped: ${gpu.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
+const gpu = await webgpuForTests('WebGPU preset training tests');
+const available = gpu !== null;
 
 /**
  * The WebGPU run: 8 steps of 2 rows of 16 tokens (SwiftShader's step time barely depends on the batch), a
@@ -241,63 +236,60 @@ if (required && !available) {
  */
 const GPU_RUN = { steps: 8, batchSize: 2, seqLen: 16, lr: constantSchedule(3e-3), maxBatches: 2 };
 
-describe.runIf(available)(
-  `training the tiny presets on WebGPU (${available ? gpu.describe() : 'unavailable'})`,
-  () => {
-    const backend = gpu as WebGPUBackend;
-    afterAll(() => backend.destroy());
-    const rows = pack(split.train, GPU_RUN.seqLen);
-    const heldOutShort = pack(split.eval, GPU_RUN.seqLen);
+describe.runIf(available)(`training the tiny presets on WebGPU (${gpu?.describe() ?? 'unavailable'})`, () => {
+  const backend = gpu as WebGPUBackend;
+  afterAll(() => backend.destroy());
+  const rows = pack(split.train, GPU_RUN.seqLen);
+  const heldOutShort = pack(split.eval, GPU_RUN.seqLen);
 
-    /** Runs `fn` with `b` as the active backend. */
-    async function on<T>(b: Backend, fn: () => Promise<T>): Promise<T> {
-      const previous = getBackend();
-      setBackend(b);
-      try {
-        return await fn();
-      } finally {
-        setBackend(previous);
-      }
+  /** Runs `fn` with `b` as the active backend. */
+  async function on<T>(b: Backend, fn: () => Promise<T>): Promise<T> {
+    const previous = getBackend();
+    setBackend(b);
+    try {
+      return await fn();
+    } finally {
+      setBackend(previous);
     }
+  }
 
-    for (const name of ['deepseekmoe-16b', 'switch-base-8'] as const) {
-      it(`${name}: the loss falls over ${GPU_RUN.steps} steps and tracks the CPU backend's`, async () => {
-        const run = () =>
-          train(name, {
-            ...GPU_RUN,
-            seed: 0,
-            loader: new BatchLoader(rows, { batchSize: GPU_RUN.batchSize, seed: 1 }),
-            heldOut: heldOutShort,
-          });
-        const cpu = await run(); // the same run on the CPU, cheap there
-        const live = liveTensorCount();
-        const started = performance.now();
-        const { config, logs, before, after } = await on(backend, run);
-        const seconds = (performance.now() - started) / 1000;
-        const [first, last] = lossEnds(logs, 3);
-        const [, cpuLast] = lossEnds(cpu.logs, 3);
-        const loads = mergedLoads(logs.slice(-4));
-        console.log(
-          `WebGPU ${config.name}: ${logs.length} steps of ${GPU_RUN.batchSize}x${GPU_RUN.seqLen} tokens; held-out ` +
-            `loss ${before.loss.task.toFixed(3)} -> ${after.loss.task.toFixed(3)} (CPU ` +
-            `${cpu.before.loss.task.toFixed(3)} -> ${cpu.after.loss.task.toFixed(3)}), training loss ` +
-            `${first.toFixed(3)} -> ${last.toFixed(3)} (CPU ${cpuLast.toFixed(3)}; step 1 ` +
-            `${logs[0]?.loss.task.toFixed(4)}, CPU ${cpu.logs[0]?.loss.task.toFixed(4)}); max/mean load (not ` +
-            `asserted): held-out ${meanMaxMeanLoad(before.routing).toFixed(2)} -> ` +
-            `${meanMaxMeanLoad(after.routing).toFixed(2)} (CPU ${meanMaxMeanLoad(cpu.after.routing).toFixed(2)}), ` +
-            `last 4 training steps ${average(loads).toFixed(2)} (layers ${fmt(loads)}); ${seconds.toFixed(1)} s`,
-        );
-        expect(logs).toHaveLength(GPU_RUN.steps);
-        // Same initialisation, same batches: the backends agree to f32 rounding at first, and stay close.
-        expect(before.loss.task).toBeCloseTo(cpu.before.loss.task, 3);
-        expect(logs[0]?.loss.task).toBeCloseTo(cpu.logs[0]?.loss.task as number, 3);
-        expect(Math.abs(last - cpuLast)).toBeLessThan(0.05);
-        expect(Math.abs(after.loss.task - cpu.after.loss.task)).toBeLessThan(0.05);
-        // The loss falls: on the held-out rows and over the training steps.
-        expect(after.loss.task).toBeLessThan(before.loss.task - 0.3);
-        expect(last).toBeLessThan(first - 0.3);
-        expect(liveTensorCount()).toBe(live);
-      }, 600_000);
-    }
-  },
-);
+  for (const name of ['deepseekmoe-16b', 'switch-base-8'] as const) {
+    it(`${name}: the loss falls over ${GPU_RUN.steps} steps and tracks the CPU backend's`, async () => {
+      const run = () =>
+        train(name, {
+          ...GPU_RUN,
+          seed: 0,
+          loader: new BatchLoader(rows, { batchSize: GPU_RUN.batchSize, seed: 1 }),
+          heldOut: heldOutShort,
+        });
+      const cpu = await run(); // the same run on the CPU, cheap there
+      const live = liveTensorCount();
+      const started = performance.now();
+      const { config, logs, before, after } = await on(backend, run);
+      const seconds = (performance.now() - started) / 1000;
+      const [first, last] = lossEnds(logs, 3);
+      const [, cpuLast] = lossEnds(cpu.logs, 3);
+      const loads = mergedLoads(logs.slice(-4));
+      console.log(
+        `WebGPU ${config.name}: ${logs.length} steps of ${GPU_RUN.batchSize}x${GPU_RUN.seqLen} tokens; held-out ` +
+          `loss ${before.loss.task.toFixed(3)} -> ${after.loss.task.toFixed(3)} (CPU ` +
+          `${cpu.before.loss.task.toFixed(3)} -> ${cpu.after.loss.task.toFixed(3)}), training loss ` +
+          `${first.toFixed(3)} -> ${last.toFixed(3)} (CPU ${cpuLast.toFixed(3)}; step 1 ` +
+          `${logs[0]?.loss.task.toFixed(4)}, CPU ${cpu.logs[0]?.loss.task.toFixed(4)}); max/mean load (not ` +
+          `asserted): held-out ${meanMaxMeanLoad(before.routing).toFixed(2)} -> ` +
+          `${meanMaxMeanLoad(after.routing).toFixed(2)} (CPU ${meanMaxMeanLoad(cpu.after.routing).toFixed(2)}), ` +
+          `last 4 training steps ${average(loads).toFixed(2)} (layers ${fmt(loads)}); ${seconds.toFixed(1)} s`,
+      );
+      expect(logs).toHaveLength(GPU_RUN.steps);
+      // Same initialisation, same batches: the backends agree to f32 rounding at first, and stay close.
+      expect(before.loss.task).toBeCloseTo(cpu.before.loss.task, 3);
+      expect(logs[0]?.loss.task).toBeCloseTo(cpu.logs[0]?.loss.task as number, 3);
+      expect(Math.abs(last - cpuLast)).toBeLessThan(0.05);
+      expect(Math.abs(after.loss.task - cpu.after.loss.task)).toBeLessThan(0.05);
+      // The loss falls: on the held-out rows and over the training steps.
+      expect(after.loss.task).toBeLessThan(before.loss.task - 0.3);
+      expect(last).toBeLessThan(first - 0.3);
+      expect(liveTensorCount()).toBe(live);
+    }, 600_000);
+  }
+});

@@ -4,7 +4,6 @@
 // when it skips; SWITCHYARD_REQUIRE_WEBGPU=1 turns a missing adapter into a failure.
 import {
   type Backend,
-  createWebGPUBackend,
   type DType,
   fromHost,
   Generator,
@@ -14,7 +13,7 @@ import {
   type Tensor,
   type WebGPUBackend,
 } from '@switchyard/tensor';
-import { compareClose } from '@switchyard/tensor/testing';
+import { compareClose, webgpuForTests } from '@switchyard/tensor/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BalancedDebugRouter,
@@ -28,13 +27,8 @@ import {
   TopKRouter,
 } from '../src/index.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`routers WebGPU tests skipped: ${gpu.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
+const gpu = await webgpuForTests('routers WebGPU tests');
+const available = gpu !== null;
 
 const T = 8;
 const D = 4;
@@ -128,35 +122,32 @@ function toHost(t: Tensor): HostTensor {
   return { values: Array.from(t.dataSync(), Number), shape: [...t.shape], dtype: t.dtype };
 }
 
-describe.runIf(available)(
-  `token-choice routers on WebGPU (${available ? gpu.describe() : 'unavailable'})`,
-  () => {
-    const backend = gpu as WebGPUBackend;
-    afterAll(() => backend.destroy());
+describe.runIf(available)(`token-choice routers on WebGPU (${gpu?.describe() ?? 'unavailable'})`, () => {
+  const backend = gpu as WebGPUBackend;
+  afterAll(() => backend.destroy());
 
-    it('route as on the CPU from the same parameters, in training and in evaluation', async () => {
-      const tight = { rtol: 1e-4, atol: 1e-5 };
-      // Uniform draws (jitter, GShard's dispatch) are bit-identical across backends; normal draws (noisy
-      // gating) agree to about 1e-4, since the GPU's log and sin differ in the last bits.
-      const loose = { rtol: 1e-3, atol: 1e-3 };
-      for (const [name, make] of routers) {
-        const reference = make(new Generator(41));
-        const state = new Map([...reference.stateDict()].map(([k, v]) => [k, toHost(v)]));
-        reference.dispose();
-        const x = toHost(new Generator(42).normal([T, D]));
-        const cpu = await routeOn(getBackend(), make, x, state);
-        const onGpu = await routeOn(backend, make, x, state);
-        for (const mode of [0, 1]) {
-          const [a, b] = [cpu[mode] as HostRouting, onGpu[mode] as HostRouting];
-          const label = `${name} (${mode === 0 ? 'training' : 'evaluation'})`;
-          const tol = name === 'NoisyTopKRouter' && mode === 0 ? loose : tight;
-          expect(b.experts, label).toEqual(a.experts);
-          const weights = compareClose(b.weights, a.weights, tol);
-          expect(weights.ok, `${label} weights: ${weights.message}`).toBe(true);
-          const logits = compareClose(b.logits, a.logits, tol);
-          expect(logits.ok, `${label} logits: ${logits.message}`).toBe(true);
-        }
+  it('route as on the CPU from the same parameters, in training and in evaluation', async () => {
+    const tight = { rtol: 1e-4, atol: 1e-5 };
+    // Uniform draws (jitter, GShard's dispatch) are bit-identical across backends; normal draws (noisy
+    // gating) agree to about 1e-4, since the GPU's log and sin differ in the last bits.
+    const loose = { rtol: 1e-3, atol: 1e-3 };
+    for (const [name, make] of routers) {
+      const reference = make(new Generator(41));
+      const state = new Map([...reference.stateDict()].map(([k, v]) => [k, toHost(v)]));
+      reference.dispose();
+      const x = toHost(new Generator(42).normal([T, D]));
+      const cpu = await routeOn(getBackend(), make, x, state);
+      const onGpu = await routeOn(backend, make, x, state);
+      for (const mode of [0, 1]) {
+        const [a, b] = [cpu[mode] as HostRouting, onGpu[mode] as HostRouting];
+        const label = `${name} (${mode === 0 ? 'training' : 'evaluation'})`;
+        const tol = name === 'NoisyTopKRouter' && mode === 0 ? loose : tight;
+        expect(b.experts, label).toEqual(a.experts);
+        const weights = compareClose(b.weights, a.weights, tol);
+        expect(weights.ok, `${label} weights: ${weights.message}`).toBe(true);
+        const logits = compareClose(b.logits, a.logits, tol);
+        expect(logits.ok, `${label} logits: ${logits.message}`).toBe(true);
       }
-    });
-  },
-);
+    }
+  });
+});

@@ -1,27 +1,16 @@
 // The Trainer on the WebGPU backend (Dawn in Node; SwiftShader where there is no GPU): a short run of the tiny
 // MoE language model whose loss falls, with balanced routing and flat memory. Skips with a visible line when
 // no adapter exists; SWITCHYARD_REQUIRE_WEBGPU=1 makes that a failure.
-import {
-  createWebGPUBackend,
-  Generator,
-  getBackend,
-  liveTensorCount,
-  setBackend,
-  type WebGPUBackend,
-} from '@switchyard/tensor';
+import { Generator, getBackend, liveTensorCount, setBackend, type WebGPUBackend } from '@switchyard/tensor';
+import { webgpuForTests } from '@switchyard/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressionBatch, progressionBatches, TinyLM } from '../examples/tiny-moe-lm.js';
 import { adamw, Optimizer, type StepLog, Trainer } from '../src/index.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`WebGPU trainer test skipped: ${gpu.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
+const gpu = await webgpuForTests('WebGPU trainer test');
+const available = gpu !== null;
 
-describe.runIf(available)(`Trainer on WebGPU (${available ? gpu.describe() : 'unavailable'})`, () => {
+describe.runIf(available)(`Trainer on WebGPU (${gpu?.describe() ?? 'unavailable'})`, () => {
   const backend = gpu as WebGPUBackend;
   let previous = getBackend();
   beforeAll(() => {

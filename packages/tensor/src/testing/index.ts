@@ -3,3 +3,4 @@ export { type ConformanceCase, conformanceCases } from './conformance.js';
 export { expectSwitchyardError } from './expect-error.js';
 export { type GradcheckOptions, type GradcheckResult, gradcheck } from './gradcheck.js';
 export { type RandomTensorOptions, randomTensor } from './random-tensor.js';
+export { webgpuForTests } from './webgpu-for-tests.js';
