@@ -9,8 +9,6 @@ export interface SelectedBackend {
   destroy(): void;
 }
 
-const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software/i;
-
 /** Makes the requested backend the active one and describes it. */
 export async function selectBackend(requested: 'auto' | 'cpu' | 'webgpu'): Promise<SelectedBackend> {
   const cpu = (note: string): SelectedBackend => {
@@ -26,7 +24,7 @@ export async function selectBackend(requested: 'auto' | 'cpu' | 'webgpu'): Promi
     if (requested === 'webgpu' || !(err instanceof SwitchyardError)) throw err;
     return cpu(` (no WebGPU: ${err.message})`);
   }
-  if (requested === 'auto' && SOFTWARE.test(gpu.info.adapter)) {
+  if (requested === 'auto' && gpu.info.software) {
     gpu.destroy?.();
     return cpu(
       ` (the only WebGPU adapter is software: ${gpu.info.adapter}; --backend webgpu uses it anyway)`,

@@ -7,6 +7,8 @@ export interface GpuDeviceInfo {
   device: GPUDevice;
   /** Vendor, architecture and description of the adapter, and whether it is the SwiftShader fallback. */
   adapter: string;
+  /** A software rasteriser (SwiftShader, llvmpipe/lavapipe): correct but far slower than a GPU or the CPU backend. */
+  software: boolean;
   /** Optional features found and enabled. */
   features: { shaderF16: boolean; subgroups: boolean; timestampQuery: boolean };
   /** Releases the device (and, in Node, lets the process exit). */
@@ -105,6 +107,7 @@ export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
   return {
     device,
     adapter: software ? `${name} (SwiftShader software fallback from ${SWIFTSHADER_ICD})` : name,
+    software: software || /swiftshader|llvmpipe|lavapipe/i.test(name),
     features: {
       shaderF16: has('shader-f16'),
       subgroups: has('subgroups'),

@@ -26,7 +26,8 @@ const ROUND_BF16 = `${PRELUDE}${storage([], ['ys', 'u32'])}${main1d(`  let b = y
 export interface WebGPUBackendOptions {
   /**
    * Time a few matmul tile configurations per (adapter, shape class) in the background on first use and
-   * keep the fastest (default true); off, a fixed size-based choice is used.
+   * keep the fastest; off, a fixed size-based choice is used. Default: on for hardware adapters, off for
+   * software ones (SwiftShader), where the timings say little and the tuning runs compete for the same CPU.
    */
   tuneMatmul?: boolean;
 }
@@ -39,7 +40,7 @@ export interface WebGPUBackendOptions {
 export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const { destroy, ...info } = await requestGpuDevice();
   const rt = new GpuRuntime(info.device, info.adapter);
-  const kernels = webgpuKernels(rt, { tune: options.tuneMatmul ?? true });
+  const kernels = webgpuKernels(rt, { tune: options.tuneMatmul ?? !info.software });
   return {
     name: 'webgpu',
     info,

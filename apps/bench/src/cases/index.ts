@@ -1,0 +1,10 @@
+import type { BenchCase } from '../bench-case.js';
+import { matmulCases } from './matmul.js';
+import { moeExpertsCases } from './moe-experts.js';
+import { moeLayerCases } from './moe-layers.js';
+
+/**
+ * Every case, in the order they run and print. To add a group (expert parallelism over worker threads,
+ * generation with expert offloading, ...), write one file beside these exporting `BenchCase[]` and list it here.
+ */
+export const CASES: readonly BenchCase[] = [...matmulCases, ...moeLayerCases, ...moeExpertsCases];

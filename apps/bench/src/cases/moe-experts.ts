@@ -1,0 +1,19 @@
+import type { BenchCase } from '../bench-case.js';
+import { moeCase } from '../moe-case.js';
+
+const EXPERTS = [8, 16, 32, 64, 128, 256];
+
+/**
+ * `moe-experts-E`, the sparse promise: a forward pass at fixed K = 4 and F = 256 (D = 256) as E grows from 8
+ * to 256, in tokens/s. The active FLOPs per token stay the same except the router's 2·D·E; time per token
+ * (1 / value) should stay flat.
+ */
+export const moeExpertsCases: BenchCase[] = EXPERTS.map((experts) =>
+  moeCase({
+    name: `moe-experts-${experts}`,
+    quick: experts === 8 || experts === 256,
+    mode: 'fwd',
+    shape: { tokens: 4096, dModel: 256, dHidden: 256, experts, topK: 4, shared: 0, normalize: true },
+    softwareGpuSkip: 'software adapter: the first forward at E=256 took over 10 minutes on SwiftShader',
+  }),
+);

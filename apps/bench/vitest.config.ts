@@ -1,0 +1,3 @@
+import { projectConfig } from '@switchyard/config/vitest';
+
+export default projectConfig('bench', { testTimeout: 120_000 });
