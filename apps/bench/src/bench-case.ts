@@ -37,6 +37,18 @@ export interface Measurable {
   dispose(): void;
 }
 
+/**
+ * A measurement that times itself: for work whose set-up cannot be kept out of a single run, such as starting
+ * worker-thread ranks. `timed(runs)` does a warm-up and then `runs` timed repetitions, and returns the seconds
+ * of each; the harness reports their median like any other row.
+ */
+export interface SelfTimed {
+  readonly shape: string;
+  readonly work: number;
+  timed(runs: number): Promise<number[]>;
+  dispose(): void;
+}
+
 /** A case that does not run for an (impl, backend), with the reason printed under the table. */
 export interface Skip {
   readonly skip: string;
@@ -54,5 +66,5 @@ export interface BenchCase {
   /** The impls this case compares (a plain matmul has no separate ideal). */
   readonly impls: readonly Impl[];
   /** Builds the inputs for one (impl, backend) on the already active backend. */
-  prepare(ctx: CaseContext): Measurable | Skip | Promise<Measurable | Skip>;
+  prepare(ctx: CaseContext): Measurable | SelfTimed | Skip | Promise<Measurable | SelfTimed | Skip>;
 }

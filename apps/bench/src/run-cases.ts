@@ -1,6 +1,6 @@
-import type { BenchCase, Measurable } from './bench-case.js';
+import type { BenchCase, Measurable, SelfTimed } from './bench-case.js';
 import type { Environment } from './environment.js';
-import { measure } from './measure.js';
+import { measure, median } from './measure.js';
 import { formatValue, type SkipNote } from './report.js';
 import type { Row } from './row.js';
 
@@ -33,7 +33,7 @@ export async function runCases(
           result.failures.push({ case: c.name, impl, backend, reason });
           io.error(`${c.name} ${impl} ${backend}: failed (${reason})`);
         };
-        let prepared: Measurable;
+        let prepared: Measurable | SelfTimed;
         try {
           await env.activate(impl, backend);
           const p = await c.prepare({ impl, backend, quick: options.quick, softwareGpu, tf: env.tf });
@@ -50,11 +50,15 @@ export async function runCases(
           continue;
         }
         try {
-          const timing = await measure(
-            () => prepared.run(),
-            () => env.sync(impl, backend),
-            { runs: options.runs },
-          );
+          const current = prepared;
+          const timing =
+            'timed' in current
+              ? await current.timed(options.runs).then((s) => ({ seconds: median(s), runs: s.length }))
+              : await measure(
+                  () => current.run(),
+                  () => env.sync(impl, backend),
+                  { runs: options.runs },
+                );
           const perSecond = prepared.work / timing.seconds;
           const value = c.unit === 'GFLOP/s' ? perSecond / 1e9 : perSecond;
           const { shape } = prepared;

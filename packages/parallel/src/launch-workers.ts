@@ -20,8 +20,9 @@ export interface LaunchWorkersOptions<D> {
   /** Bytes of each ring between two ranks (a power of two ≥ 4096); larger messages stream through. Default 1 MiB. */
   channelBytes?: number;
   /**
-   * Node flags of the workers. Default: this process's `execArgv`, plus `--conditions=@switchyard/source` when
-   * the package runs from its TypeScript sources (so workers resolve the sibling packages the same way).
+   * Node flags of the workers. Default: this process's `execArgv` without its V8 options (process-wide already,
+   * and refused by `new Worker`), plus `--conditions=@switchyard/source` when the package runs from its
+   * TypeScript sources (so workers resolve the sibling packages the same way).
    */
   execArgv?: string[];
   /**
@@ -56,6 +57,13 @@ export interface WorkerInit {
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
+/**
+ * V8 options (`--experimental-wasm-relaxed-simd`, `--max-old-space-size`...) apply to the whole process, workers
+ * included, and `new Worker` rejects them in `execArgv`: they are left out of the flags workers inherit.
+ */
+const isV8Flag = (flag: string): boolean =>
+  /^--(experimental-wasm-|max-old-space-size|max-semi-space-size|stack-size|v8-)/.test(flag);
 const SOURCE_CONDITION = '--conditions=@switchyard/source';
 
 interface RankError {
@@ -122,7 +130,7 @@ export function startWorkers<R, D = unknown>(
     throw new SwitchyardError('INVALID_ARGUMENT', op, `timeoutMs must be > 0, got ${timeoutMs}`);
   const layout = allocateLayout(size, channelBytes);
   const execArgv = options.execArgv ?? [
-    ...process.execArgv,
+    ...process.execArgv.filter((flag) => !isV8Flag(flag)),
     ...(FROM_SOURCE && !process.execArgv.includes(SOURCE_CONDITION) ? [SOURCE_CONDITION] : []),
   ];
   const loader = options.loader === undefined ? (FROM_SOURCE ? 'tsx/esm/api' : null) : options.loader;
