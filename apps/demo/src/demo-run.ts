@@ -6,11 +6,10 @@ import { buildModel, countParameters, flopsPerToken } from '@switchyard/presets'
 import { Generator, noGrad } from '@switchyard/tensor';
 import {
   adamw,
-  type BatchLoader,
+  BatchLoader,
   cosineSchedule,
   disposeTensors,
   type EvalLog,
-  BatchLoader as Loader,
   type LoaderBatch,
   moeLayers,
   Optimizer,
@@ -71,7 +70,7 @@ export class DemoRun {
       clipNorm: 1,
       loss: spec.loss,
     });
-    this.#loader = new Loader(data.train, { batchSize: settings.batchSize, seed: settings.seed });
+    this.#loader = new BatchLoader(data.train, { batchSize: settings.batchSize, seed: settings.seed });
   }
 
   get spec(): DemoModel {
@@ -101,7 +100,7 @@ export class DemoRun {
   }
 
   #heldOut(maxBatches = this.#settings.evalBatches): LoaderBatch[] {
-    const loader = new Loader(this.#data.heldOut, {
+    const loader = new BatchLoader(this.#data.heldOut, {
       batchSize: this.#settings.batchSize,
       seed: 0,
       shuffle: false,
@@ -141,7 +140,7 @@ export class DemoRun {
       }
     } finally {
       layers.forEach((layer, i) => {
-        layer.dispatcher = original[i] as LocalDispatcher;
+        layer.dispatcher = original[i] ?? layer.dispatcher;
       });
     }
     return points;

@@ -32,7 +32,7 @@ let state: PageState;
 let run: DemoRun | null = null;
 let playing = false;
 let loss: Chart<'line'> | null = null;
-let bars: Chart<'bar'>[] = [];
+let bars: Chart<'bar' | 'line', (number | null)[], string>[] = [];
 let heatmaps: Chart[] = [];
 
 function showError(err: unknown): void {
@@ -158,7 +158,7 @@ function drawLoad(current: DemoRun): void {
   last.routing.forEach((layer, l) => {
     const tokens = state.batchSize * state.seqLen;
     const e = layer.tokensPerExpert.length;
-    const capacity = moe?.capacity ? Math.ceil(((tokens * (moe.topK ?? 1)) / e) * moe.capacity.train) : null;
+    const capacity = moe?.capacity ? Math.ceil(((tokens * moe.topK) / e) * moe.capacity.train) : null;
     let chart = bars[l];
     if (!chart) {
       chart = new Chart(canvasIn($('load-bars'), `layer ${layer.layer}`, 180), {
@@ -180,8 +180,9 @@ function drawLoad(current: DemoRun): void {
       });
       bars[l] = chart;
     }
-    (chart.data.datasets[0] as { data: number[] }).data = layer.tokensPerExpert;
-    (chart.data.datasets[1] as { data: (number | null)[] }).data = layer.tokensPerExpert.map(() => capacity);
+    const [assignments, limit] = chart.data.datasets;
+    if (assignments) assignments.data = layer.tokensPerExpert;
+    if (limit) limit.data = layer.tokensPerExpert.map(() => capacity);
     chart.update('none');
   });
 }
