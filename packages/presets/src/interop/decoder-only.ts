@@ -1,7 +1,7 @@
 // What the decoder-only architectures (Mixtral, Qwen2-MoE, OLMoE, DeepSeek-V2/V3) share: the LLaMA-style keys
 // of config.json and the `model.layers.{i}` tensor layout around the attention and feed-forward modules.
 import type { ActivationName } from '@switchyard/nn';
-import type { FFNConfig, ModelConfig, MultiHeadAttentionSpec } from '../config.js';
+import type { FFNConfig, ModelConfig, MultiHeadAttentionSpec, RouterConfig } from '../config.js';
 import { activationToHF, readActivation } from './activations.js';
 import type { ConfigReader, HuggingFaceConfig } from './config-reader.js';
 import type { WeightRule } from './weight-rule.js';
@@ -62,6 +62,35 @@ export function refuseSlidingWindow(reader: ConfigReader, enabled = true): void 
   // Which layers use the window (Qwen2): meaningless without one.
   reader.skip('max_window_layers');
   reader.unsupported('layer_types', (v) => Array.isArray(v) && v.every((t) => t === 'full_attention'), why);
+}
+
+/**
+ * The parts of a decoder-only structure the shared keys decide: width, vocabulary and tying, rotary positions,
+ * RMSNorm, no encoder; and no multi-token prediction (DeepSeek-V3 overrides `mtp`).
+ */
+export function decoderBase(keys: DecoderKeys) {
+  return {
+    dModel: keys.dModel,
+    embedding: { vocabSize: keys.vocabSize, tied: keys.tied },
+    position: { kind: 'rotary', base: keys.ropeBase },
+    norm: { kind: 'rms', bias: false, eps: keys.normEps },
+    encoder: null,
+    mtp: null,
+  } as const satisfies Partial<ModelConfig>;
+}
+
+/** The plain softmax top-K router of Mixtral, Qwen2-MoE and OLMoE: no bias, scaling, jitter or group limit. */
+export function softmaxTopKRouter(normalize: boolean): RouterConfig {
+  return {
+    kind: 'top-k',
+    scoring: 'softmax',
+    normalize,
+    scale: 1,
+    jitter: 0,
+    bias: false,
+    selectionBias: false,
+    groupLimit: null,
+  };
 }
 
 /** Reads the shared keys; `defaults` are the architecture's own defaults in transformers. */

@@ -13,6 +13,7 @@ import {
 import type { ConfigReader, HuggingFaceConfig } from '../config-reader.js';
 import {
   blockPaths,
+  decoderBase,
   decoderMisfits,
   decoderSkips,
   expertRules,
@@ -145,14 +146,10 @@ function read(
   return {
     layout: { ropeInterleave: reader.bool('rope_interleave', true) },
     structure: {
-      dModel: keys.dModel,
-      embedding: { vocabSize: keys.vocabSize, tied: keys.tied },
-      position: { kind: 'rotary', base: keys.ropeBase },
-      norm: { kind: 'rms', bias: false, eps: keys.normEps },
+      ...decoderBase(keys),
       attention,
       ffn: gatedFFN(reader.int('intermediate_size'), keys.activation),
       moe,
-      encoder: null,
       decoder: { layers: keys.layers, moeLayers: placementFromMask(mask) },
       mtp: mtpDepth === 0 ? null : { depth: mtpDepth },
     },

@@ -5,6 +5,7 @@ import type { ConfigReader } from '../config-reader.js';
 import {
   attentionRules,
   blockPaths,
+  decoderBase,
   decoderMisfits,
   decoderSkips,
   expertRules,
@@ -14,6 +15,7 @@ import {
   readDecoderKeys,
   readHeads,
   refuseSlidingWindow,
+  softmaxTopKRouter,
   writeDecoderKeys,
 } from '../decoder-only.js';
 import { type Family, firstMisfit } from '../family.js';
@@ -44,10 +46,7 @@ export const mixtralFamily: Family = {
     return {
       layout: { ropeInterleave: false },
       structure: {
-        dModel: keys.dModel,
-        embedding: { vocabSize: keys.vocabSize, tied: keys.tied },
-        position: { kind: 'rotary', base: keys.ropeBase },
-        norm: { kind: 'rms', bias: false, eps: keys.normEps },
+        ...decoderBase(keys),
         attention: {
           kind: 'mha',
           heads: keys.heads,
@@ -63,22 +62,11 @@ export const mixtralFamily: Family = {
           topK,
           expert,
           shared: null,
-          router: {
-            kind: 'top-k',
-            scoring: 'softmax',
-            normalize: true,
-            scale: 1,
-            jitter: 0,
-            bias: false,
-            selectionBias: false,
-            groupLimit: null,
-          },
+          router: softmaxTopKRouter(true),
           capacity: null,
           extraDenseFFN: false,
         },
-        encoder: null,
         decoder: { layers: keys.layers, moeLayers: 'all' },
-        mtp: null,
       },
     };
   },

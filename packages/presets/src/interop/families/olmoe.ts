@@ -6,6 +6,7 @@ import type { ConfigReader } from '../config-reader.js';
 import {
   attentionRules,
   blockPaths,
+  decoderBase,
   decoderMisfits,
   decoderSkips,
   expertRules,
@@ -14,6 +15,7 @@ import {
   outerRules,
   readDecoderKeys,
   readHeads,
+  softmaxTopKRouter,
   writeDecoderKeys,
 } from '../decoder-only.js';
 import { type Family, firstMisfit } from '../family.js';
@@ -37,10 +39,7 @@ export const olmoeFamily: Family = {
     return {
       layout: { ropeInterleave: false },
       structure: {
-        dModel: keys.dModel,
-        embedding: { vocabSize: keys.vocabSize, tied: keys.tied },
-        position: { kind: 'rotary', base: keys.ropeBase },
-        norm: { kind: 'rms', bias: false, eps: keys.normEps },
+        ...decoderBase(keys),
         attention: {
           kind: 'mha',
           heads: keys.heads,
@@ -56,22 +55,11 @@ export const olmoeFamily: Family = {
           topK,
           expert,
           shared: null,
-          router: {
-            kind: 'top-k',
-            scoring: 'softmax',
-            normalize: reader.bool('norm_topk_prob', false),
-            scale: 1,
-            jitter: 0,
-            bias: false,
-            selectionBias: false,
-            groupLimit: null,
-          },
+          router: softmaxTopKRouter(reader.bool('norm_topk_prob', false)),
           capacity: null,
           extraDenseFFN: false,
         },
-        encoder: null,
         decoder: { layers: keys.layers, moeLayers: 'all' },
-        mtp: null,
       },
     };
   },

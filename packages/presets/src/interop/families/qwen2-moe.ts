@@ -7,6 +7,7 @@ import type { ConfigReader } from '../config-reader.js';
 import {
   attentionRules,
   blockPaths,
+  decoderBase,
   decoderMisfits,
   decoderSkips,
   expertRules,
@@ -17,6 +18,7 @@ import {
   readDecoderKeys,
   readHeads,
   refuseSlidingWindow,
+  softmaxTopKRouter,
   writeDecoderKeys,
 } from '../decoder-only.js';
 import { type Family, firstMisfit } from '../family.js';
@@ -46,10 +48,7 @@ export const qwen2MoeFamily: Family = {
     return {
       layout: { ropeInterleave: false },
       structure: {
-        dModel: keys.dModel,
-        embedding: { vocabSize: keys.vocabSize, tied: keys.tied },
-        position: { kind: 'rotary', base: keys.ropeBase },
-        norm: { kind: 'rms', bias: false, eps: keys.normEps },
+        ...decoderBase(keys),
         attention: {
           kind: 'mha',
           heads: keys.heads,
@@ -65,25 +64,14 @@ export const qwen2MoeFamily: Family = {
           topK,
           expert: gatedFFN(reader.int('moe_intermediate_size'), keys.activation),
           shared: { count: 1, dHidden: reader.int('shared_expert_intermediate_size'), gate: 'sigmoid' },
-          router: {
-            kind: 'top-k',
-            scoring: 'softmax',
-            normalize: reader.bool('norm_topk_prob', false),
-            scale: 1,
-            jitter: 0,
-            bias: false,
-            selectionBias: false,
-            groupLimit: null,
-          },
+          router: softmaxTopKRouter(reader.bool('norm_topk_prob', false)),
           capacity: null,
           extraDenseFFN: false,
         },
-        encoder: null,
         decoder: {
           layers: keys.layers,
           moeLayers: placementFromMask(sparseMask(keys.layers, step, mlpOnly)),
         },
-        mtp: null,
       },
     };
   },
