@@ -1,5 +1,6 @@
-import { concat, fmtShape, keep, reshape, SwitchyardError, type Tensor } from '@switchyard/tensor';
+import { fmtShape, SwitchyardError, type Tensor } from '@switchyard/tensor';
 import { checkTensorArg } from './checks.js';
+import { GrowingPair } from './growing-pair.js';
 
 /**
  * The past keys and values of one attention layer, for incremental decoding: each call of the layer's
@@ -23,22 +24,21 @@ import { checkTensorArg } from './checks.js';
  * ```
  */
 export class KVCache {
-  #keys: Tensor | null = null;
-  #values: Tensor | null = null;
+  readonly #pair = new GrowingPair('KVCache.append', 2, ['keys', 'values']);
 
   /** Number of positions held (T). */
   get length(): number {
-    return (this.#keys?.shape[2] as number | undefined) ?? 0;
+    return this.#pair.length;
   }
 
   /** Keys [B, KVH, T, Dh], or null when empty. */
   get keys(): Tensor | null {
-    return this.#keys;
+    return this.#pair.first;
   }
 
   /** Values [B, KVH, T, Dv], or null when empty. */
   get values(): Tensor | null {
-    return this.#values;
+    return this.#pair.second;
   }
 
   /**
@@ -62,35 +62,13 @@ export class KVCache {
         `needs keys [B, KVH, S, Dh] and values [B, KVH, S, Dv], got ${fmtShape(keys.shape)} and ${fmtShape(values.shape)}`,
       );
     }
-    const pastK = this.#keys;
-    const pastV = this.#values;
-    if (pastK && pastV) {
-      const fits = (past: Tensor, next: Tensor) => [0, 1, 3].every((a) => past.shape[a] === next.shape[a]);
-      if (!fits(pastK, keys) || !fits(pastV, values)) {
-        throw new SwitchyardError(
-          'SHAPE_MISMATCH',
-          'KVCache.append',
-          `keys ${fmtShape(keys.shape)} and values ${fmtShape(values.shape)} do not extend the cache's ${fmtShape(pastK.shape)} and ${fmtShape(pastV.shape)} along axis 2`,
-        );
-      }
-      this.#keys = keep(concat([pastK, keys], 2));
-      this.#values = keep(concat([pastV, values], 2));
-      pastK.dispose();
-      pastV.dispose();
-    } else {
-      // Views of the caller's tensors: the cache owns its handles whatever the caller disposes.
-      this.#keys = keep(reshape(keys, keys.shape));
-      this.#values = keep(reshape(values, values.shape));
-    }
-    return { keys: this.#keys, values: this.#values };
+    const [k, v] = this.#pair.append(keys, values);
+    return { keys: k, values: v };
   }
 
   /** Empties the cache (disposing what it held). */
   reset(): void {
-    this.#keys?.dispose();
-    this.#values?.dispose();
-    this.#keys = null;
-    this.#values = null;
+    this.#pair.reset();
   }
 
   dispose(): void {

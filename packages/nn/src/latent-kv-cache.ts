@@ -1,6 +1,7 @@
 // Shape letters: B batch, S new positions, T positions held, L key/value latent rank, R rotary head width.
-import { concat, fmtShape, keep, reshape, SwitchyardError, type Tensor } from '@switchyard/tensor';
+import { fmtShape, SwitchyardError, type Tensor } from '@switchyard/tensor';
 import { checkChoice, checkOptions, checkTensorArg } from './checks.js';
+import { GrowingPair } from './growing-pair.js';
 
 /**
  * How `MultiHeadLatentAttention` attends over a `LatentKVCache`:
@@ -37,8 +38,7 @@ export type LatentAttentionMode = 'absorbed' | 'expanded';
  */
 export class LatentKVCache {
   readonly mode: LatentAttentionMode;
-  #latent: Tensor | null = null;
-  #ropeKey: Tensor | null = null;
+  readonly #pair = new GrowingPair('LatentKVCache.append', 1, ['latent', 'ropeKey']);
 
   constructor(options: { mode?: LatentAttentionMode } = {}) {
     const opts = checkOptions('LatentKVCache', options, false);
@@ -47,17 +47,17 @@ export class LatentKVCache {
 
   /** Number of positions held (T). */
   get length(): number {
-    return (this.#latent?.shape[1] as number | undefined) ?? 0;
+    return this.#pair.length;
   }
 
   /** Normalised key/value latents [B, T, L], or null when empty. */
   get latent(): Tensor | null {
-    return this.#latent;
+    return this.#pair.first;
   }
 
   /** Rotated rotary keys [B, T, R], or null when empty. */
   get ropeKey(): Tensor | null {
-    return this.#ropeKey;
+    return this.#pair.second;
   }
 
   /**
@@ -80,36 +80,13 @@ export class LatentKVCache {
         `needs latent [B, S, L] and ropeKey [B, S, R], got ${fmtShape(latent.shape)} and ${fmtShape(ropeKey.shape)}`,
       );
     }
-    const pastL = this.#latent;
-    const pastR = this.#ropeKey;
-    if (pastL && pastR) {
-      const fits = (past: Tensor, next: Tensor) =>
-        past.shape[0] === next.shape[0] && past.shape[2] === next.shape[2];
-      if (!fits(pastL, latent) || !fits(pastR, ropeKey)) {
-        throw new SwitchyardError(
-          'SHAPE_MISMATCH',
-          op,
-          `latent ${fmtShape(latent.shape)} and ropeKey ${fmtShape(ropeKey.shape)} do not extend the cache's ${fmtShape(pastL.shape)} and ${fmtShape(pastR.shape)} along axis 1`,
-        );
-      }
-      this.#latent = keep(concat([pastL, latent], 1));
-      this.#ropeKey = keep(concat([pastR, ropeKey], 1));
-      pastL.dispose();
-      pastR.dispose();
-    } else {
-      // Views of the caller's tensors: the cache owns its handles whatever the caller disposes.
-      this.#latent = keep(reshape(latent, latent.shape));
-      this.#ropeKey = keep(reshape(ropeKey, ropeKey.shape));
-    }
-    return { latent: this.#latent, ropeKey: this.#ropeKey };
+    const [l, r] = this.#pair.append(latent, ropeKey);
+    return { latent: l, ropeKey: r };
   }
 
   /** Empties the cache (disposing what it held). */
   reset(): void {
-    this.#latent?.dispose();
-    this.#ropeKey?.dispose();
-    this.#latent = null;
-    this.#ropeKey = null;
+    this.#pair.reset();
   }
 
   dispose(): void {
