@@ -143,6 +143,17 @@ export function writeDecoderKeys(config: ModelConfig): HuggingFaceConfig {
   };
 }
 
+/** What a config needs beyond `decoderMisfits` for `softmaxTopKRouter` (Mixtral, Qwen2-MoE, OLMoE) to express it. */
+export function plainRouterMisfits(config: ModelConfig): (readonly [boolean, string])[] {
+  const r = config.moe?.router;
+  return [
+    [r === undefined || r.scoring === 'softmax', "moe.router.scoring 'sigmoid'"],
+    [r === undefined || r.scale === 1, 'moe.router.scale'],
+    [r === undefined || r.groupLimit === null, 'moe.router.groupLimit'],
+    [r === undefined || !r.selectionBias, 'moe.router.selectionBias'],
+  ];
+}
+
 /**
  * The checks every decoder-only architecture makes: no encoder, rotary positions, RMSNorm, gated feed-forwards
  * without biases sharing one activation, a dropless token-choice MoE without router biases or jitter.
