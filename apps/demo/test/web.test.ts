@@ -1,19 +1,15 @@
 // The web page end to end in real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core;
 // WebGPU on SwiftShader): the Vite build is served locally, a short run is stepped and played, the charts
 // update, and a screenshot is saved to apps/demo/test-output/web-demo.png.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { HEADLESS_WEBGPU_CHROMIUM, requireChromium } from '@switchyard/tensor/testing';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build, type PreviewServer, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.SWITCHYARD_REQUIRE_WEBGPU === '1') {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but ${CHROMIUM} is missing`);
-}
-if (!available) console.warn(`Web demo test skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+const available = await requireChromium('Web demo test');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const configFile = fileURLToPath(new URL('../vite.config.ts', import.meta.url));
@@ -38,18 +34,7 @@ beforeAll(async () => {
   if (!available) return;
   await build({ configFile, root, logLevel: 'error' });
   server = await preview({ configFile, root, preview: { port: 0, host: '127.0.0.1' }, logLevel: 'error' });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--enable-unsafe-webgpu',
-      '--use-webgpu-adapter=swiftshader',
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await chromium.launch({ ...HEADLESS_WEBGPU_CHROMIUM, args: [...HEADLESS_WEBGPU_CHROMIUM.args] });
   page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
   page.on('pageerror', (err) => errors.push(String(err)));
   page.on('console', (msg) => {

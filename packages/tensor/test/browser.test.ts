@@ -1,20 +1,15 @@
 // The conformance and gradcheck suites once more, inside real headless Chromium on WebGPU (SwiftShader adapter), the page
 // served from localhost and driven by playwright-core with the system chromium (no browser download).
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADLESS_WEBGPU_CHROMIUM, requireChromium } from '../src/testing/index.js';
 import type { BrowserResults } from './browser/entry.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const available = existsSync(CHROMIUM);
-if (!available && required) throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but ${CHROMIUM} is missing`);
-if (!available)
-  console.warn(`Browser WebGPU tests skipped: ${CHROMIUM} is missing (apt-get install chromium)`);
+const available = await requireChromium('Browser WebGPU tests');
 
 describe.runIf(available)('conformance and gradchecks in headless Chromium on WebGPU', () => {
   let server: Server;
@@ -46,17 +41,8 @@ describe.runIf(available)('conformance and gradchecks in headless Chromium on We
 
   it('passes every case with the page on a SwiftShader WebGPU adapter', async () => {
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--enable-unsafe-webgpu',
-        '--use-webgpu-adapter=swiftshader',
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      ...HEADLESS_WEBGPU_CHROMIUM,
+      args: [...HEADLESS_WEBGPU_CHROMIUM.args],
     });
     try {
       const page = await browser.newPage();
