@@ -2,19 +2,15 @@
 // there is no GPU): outputs and gradients equal the single-device CPU layer. Tiny shapes (SwiftShader is an
 // emulator). Runs whenever an adapter exists and says so when it skips; SWITCHYARD_REQUIRE_WEBGPU=1 turns a
 // missing adapter into a failure.
-import { createWebGPUBackend, type WebGPUBackend } from '@switchyard/tensor';
+import { createWebGPUBackend } from '@switchyard/tensor';
+import { webgpuForTests } from '@switchyard/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { createVirtualCluster, runVirtualRanks } from '../src/index.js';
 import { type LayerSpec, parallelStep, rankData, referenceStep } from './helpers.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const probe: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(probe instanceof Error);
-if (!available) console.warn(`parallel WebGPU test skipped: ${probe.message}`);
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(probe as Error).message}`);
-}
-if (available) probe.destroy();
+const probe = await webgpuForTests('parallel WebGPU test');
+const available = probe !== null;
+probe?.destroy();
 
 const TOL = { rtol: 1e-4, atol: 1e-5 };
 

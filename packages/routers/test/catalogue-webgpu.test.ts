@@ -4,15 +4,13 @@
 import {
   type Backend,
   createCpuBackend,
-  createWebGPUBackend,
   fromHost,
   Generator,
   getBackend,
   liveTensorCount,
   setBackend,
-  type WebGPUBackend,
 } from '@switchyard/tensor';
-import { compareClose } from '@switchyard/tensor/testing';
+import { compareClose, webgpuForTests } from '@switchyard/tensor/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BaseRouter,
@@ -23,12 +21,7 @@ import {
   SinkhornRouter,
 } from '../src/index.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-if (gpu instanceof Error) {
-  console.warn(`routers catalogue WebGPU tests skipped: ${gpu.message}`);
-  if (required) throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${gpu.message}`);
-}
+const gpu = await webgpuForTests('routers catalogue WebGPU tests');
 
 const T = 12;
 const D = 4;
@@ -90,7 +83,7 @@ async function routeOn(
   }
 }
 
-if (!(gpu instanceof Error)) {
+if (gpu !== null) {
   const device = gpu;
   afterAll(() => device.destroy());
   describe(`routing catalogue on ${device.describe()}`, () => {

@@ -2,28 +2,23 @@
 // an adapter exists and prints a visible line when it skips; with SWITCHYARD_REQUIRE_WEBGPU=1
 // (`npm run test:webgpu`) a missing adapter fails instead.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebGPUBackend, type WebGPUBackend } from '../src/backends/webgpu/webgpu-backend.js';
+import type { WebGPUBackend } from '../src/backends/webgpu/webgpu-backend.js';
 import { getBackend, liveTensorCount, setBackend, tidy } from '../src/engine.js';
 import { Generator, groupedMatmul, init, matmul, mean, relu, square, sub, tensor } from '../src/index.js';
 import { PRIMITIVE_NAMES } from '../src/primitives.js';
 import { conformanceCases } from '../src/testing/conformance.js';
 import { gradcheckCases } from '../src/testing/gradcheck-cases.js';
+import { webgpuForTests } from '../src/testing/webgpu-for-tests.js';
 
-const required = process.env.SWITCHYARD_REQUIRE_WEBGPU === '1';
-const gpu: WebGPUBackend | Error = await createWebGPUBackend().catch((e: Error) => e);
-const available = !(gpu instanceof Error);
-if (!available) console.warn(`WebGPU tests skipped: ${gpu.message}`);
+const gpu = await webgpuForTests('WebGPU tests');
+const available = gpu !== null;
 
 /** SwiftShader and real GPUs compute in f32 with their own exp/log: looser than the CPU reference. */
 const TOLERANCE = { rtol: 2e-4, atol: 2e-5 };
 /** SwiftShader's sin and cos are accurate to about 1e-6, which central differences with eps 1e-3 amplify. */
 const GRADCHECK_TOLERANCE = { atol: 3e-3 };
 
-if (required && !available) {
-  throw new Error(`SWITCHYARD_REQUIRE_WEBGPU=1 but no WebGPU backend: ${(gpu as Error).message}`);
-}
-
-describe.runIf(available)(`WebGPU backend (${available ? gpu.describe() : 'unavailable'})`, () => {
+describe.runIf(available)(`WebGPU backend (${gpu?.describe() ?? 'unavailable'})`, () => {
   const backend = gpu as WebGPUBackend;
   const cases = conformanceCases(backend, TOLERANCE);
   afterAll(() => backend.destroy());
