@@ -18,6 +18,7 @@ import {
   whereKernel,
 } from './elementwise.js';
 import { broadcastToKernel } from './layout.js';
+import { wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -220,6 +221,90 @@ describe('unaryKernel', () => {
         generic([b], [n], 'bool', unaryFns.not),
       );
     }
+  });
+});
+
+// Sizes from 1024 elements (and rows of at least four) take the WebAssembly SIMD kernels (wasm-vector.ts):
+// the arithmetic ops stay bit for bit equal to the scalar definitions (f32 +, -, *, / are correctly rounded
+// either way); exp, silu and sigmoid use a polynomial exp within a few ulp.
+describe('WebAssembly SIMD paths', () => {
+  it('compile on this engine (Node 20 has SIMD128), so the cases below take them', () => {
+    expect(wasmVector()).not.toBeNull();
+  });
+
+  const WASM_PAIRS: [Shape, Shape][] = [
+    [
+      [40, 64],
+      [40, 64],
+    ],
+    [
+      [40, 64],
+      [40, 1],
+    ],
+    [
+      [40, 1],
+      [40, 64],
+    ],
+    [[40, 64], [64]],
+    [
+      [100, 45],
+      [100, 1],
+    ],
+    [
+      [5, 40, 9],
+      [5, 1, 9],
+    ],
+    [[3, 20_001], []],
+    [
+      [2, 20_001],
+      [2, 1],
+    ],
+    [
+      [2, 20_001],
+      [2, 20_001],
+    ],
+  ];
+
+  it.each(WASM_PAIRS)(
+    'add, sub, mul and div of %j and %j match the scalar definitions bit for bit',
+    (sa, sb) => {
+      const a = input(sa, 'f32', 21);
+      const b = input(sb, 'f32', 22);
+      const shape = broadcastShapes('test', sa, sb);
+      for (const fn of ['add', 'sub', 'mul', 'div'] as const) {
+        const y = binaryKernel([a, b], { fn }, { shape, dtype: 'f32' });
+        expectSame(y, generic([a, b], shape, 'f32', binaryFns[fn]));
+      }
+    },
+  );
+
+  /** Distance in units in the last place between two f32 values of the same sign. */
+  function ulps(x: number, y: number): number {
+    const bits = new Int32Array(new Float32Array([x, y]).buffer);
+    return Math.abs((bits[0] as number) - (bits[1] as number));
+  }
+
+  it.each([
+    ['exp', 1],
+    ['silu', 3],
+    ['sigmoid', 2],
+  ] as const)('%s is within %i ulp of the scalar definition, specials exact', (fn, tolerance) => {
+    const n = 40_003;
+    const x = input([n], 'f32', 23);
+    const data = x.data as Float32Array;
+    // The whole range where the result is a normal float, then the edges and past them.
+    for (let i = 1; i < n; i += 5) data[i] = ((data[i] as number) / 3) * 86;
+    data.set([88.72, 88.73, -87.3, -103, -104, -120, 1e-30, -1e-30, 0.5, -0.5], 2);
+    const got = unaryKernel([x], { fn }, { shape: [n], dtype: 'f32' });
+    const want = generic([x], [n], 'f32', unaryFns[fn]);
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const [g, w] = [got[i] as number, want[i] as number];
+      if (Number.isNaN(w) || !Number.isFinite(w) || w === 0) expect(g).toBe(w);
+      else if (Math.abs(w) >= 1.1754943508222875e-38) worst = Math.max(worst, ulps(g, w));
+      else expect(Math.abs(g - w)).toBeLessThan(1e-42); // subnormal results: absolute error
+    }
+    expect(worst).toBeLessThanOrEqual(tolerance);
   });
 });
 

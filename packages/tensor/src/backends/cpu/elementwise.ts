@@ -2,7 +2,9 @@ import { type AnyHostArray, hostArray } from '../../dtype.js';
 import type { BinaryFn, CompareFn, UnaryFn } from '../../primitives.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
-import { broadcastPlan, nextRow } from './broadcast.js';
+import { type BroadcastPlan, broadcastPlan, nextRow } from './broadcast.js';
+import { VECTOR_BINARY, VECTOR_UNARY, type VectorBinaryFn, type VectorUnaryFn } from './vector-module.js';
+import { wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -161,10 +163,17 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
   }
 }
 
+/** Below this many elements the WebAssembly kernels' copies in and out cost more than they save. */
+const WASM_MIN = 1024;
+
 export function unaryKernel([x]: readonly In[], { fn }: { fn: UnaryFn }, out: KernelOutput): AnyHostArray {
   const src = (x as In).data;
   const dst = hostArray(out.dtype, src.length);
-  unaryLoop(fn, src, dst);
+  const wasm =
+    src.length >= WASM_MIN && (VECTOR_UNARY as readonly string[]).includes(fn) ? wasmVector() : null;
+  if (wasm && src instanceof Float32Array && dst instanceof Float32Array) {
+    wasm.unary(fn as VectorUnaryFn, src, dst);
+  } else unaryLoop(fn, src, dst);
   return dst;
 }
 
@@ -278,12 +287,52 @@ function binaryRow(
   }
 }
 
+/**
+ * The f32 arithmetic ops on rows of at least four elements, by the WebAssembly SIMD kernels; false where they
+ * do not apply (another op or dtype, short rows, both operands repeated along the row).
+ */
+function wasmBinary(op: BinaryOp, a: In, b: In, dst: AnyHostArray, plan: BroadcastPlan): boolean {
+  const { row, rows } = plan;
+  if (dst.length < WASM_MIN || row < 4 || !(VECTOR_BINARY as readonly string[]).includes(op)) return false;
+  if (!(a.data instanceof Float32Array && b.data instanceof Float32Array && dst instanceof Float32Array)) {
+    return false;
+  }
+  const [sa, sb] = plan.strides as [readonly number[], readonly number[]];
+  const ia = sa[sa.length - 1] as number;
+  const ib = sb[sb.length - 1] as number;
+  const wasm = ia + ib > 0 ? wasmVector() : null;
+  if (!wasm) return false;
+  const aOffsets = new Int32Array(rows);
+  const bOffsets = new Int32Array(rows);
+  const counter = new Int32Array(plan.dims.length);
+  const offsets = new Int32Array(2);
+  for (let r = 0; r < rows; r++) {
+    aOffsets[r] = offsets[0] as number;
+    bOffsets[r] = offsets[1] as number;
+    nextRow(plan, counter, offsets);
+  }
+  wasm.binary({
+    fn: op as VectorBinaryFn,
+    d: dst,
+    row,
+    rows,
+    a: a.data,
+    aOffsets,
+    aStride: ia === 0 ? 0 : 1,
+    b: b.data,
+    bOffsets,
+    bStride: ib === 0 ? 0 : 1,
+  });
+  return true;
+}
+
 /** Applies a binary op over two broadcast inputs, row by row of their broadcast plan. */
 function broadcastBinary(op: BinaryOp, a: In, b: In, out: KernelOutput): AnyHostArray {
   const n = sizeOf(out.shape);
   const dst = hostArray(out.dtype, n);
   if (n === 0) return dst;
   const plan = broadcastPlan([a.shape, b.shape], out.shape);
+  if (wasmBinary(op, a, b, dst, plan)) return dst;
   const { row, rows } = plan;
   const [sa, sb] = plan.strides as [readonly number[], readonly number[]];
   const ia = sa[sa.length - 1] as number;

@@ -1,7 +1,8 @@
-// The WebAssembly SIMD GEMM, emitted as bytes. Operands are packed into panels by the module's own packing
-// functions (wasm-gemm.ts stages them in memory first):
+// The WebAssembly SIMD GEMM, emitted as bytes. A is packed into panels by the module's own packing functions
+// (wasm-gemm.ts stages operands in memory first); B either is packed too or is read in place, row-major:
 //   A as row panels of MR rows: panel i holds A[i*MR + r, p] at ((i * K + p) * MR + r),
-//   B as column panels of NR columns: panel j holds B[p, j*NR + c] at ((j * K + p) * NR + c),
+//   B at `j * bPanel + p * bStep` bytes for column panel j (NR columns) and step p: packed column panels
+//   (bPanel = K * NR * 4, bStep = NR * 4) or row-major rows of ldb floats (bPanel = NR * 4, bStep = ldb * 4),
 //   C row-major with both dimensions padded to whole panels.
 // `gemm` blocks K (so one B sliver of kc x NR floats stays in L1) and the A panels (so a block of them stays
 // in L2), and calls `tile`, the register-blocked micro-kernel: MR x NR accumulators held in v128 locals,
@@ -21,19 +22,20 @@ export interface GemmModuleConfig {
 }
 
 /**
- * `tile(ap, bp, cp, ldc, kc, first)`: C[MR, NR] at `cp` (rows `ldc` bytes apart) gets A-sliver @ B-sliver
- * over `kc` >= 1 steps, overwriting C when `first` is non-zero and adding to it otherwise.
+ * `tile(ap, bp, cp, ldc, kc, first, bStep)`: C[MR, NR] at `cp` (rows `ldc` bytes apart) gets A-sliver @
+ * B-sliver (steps `bStep` bytes apart) over `kc` >= 1 steps, overwriting C when `first` is non-zero and adding
+ * to it otherwise.
  */
 function tile({ mr, nr, relaxed }: GemmModuleConfig): FunctionBody {
-  const [ap, bp, cp, ldc, kc, first] = [0, 1, 2, 3, 4, 5];
-  const f = new FunctionBody(6);
+  const [ap, bp, cp, ldc, kc, first, bStep] = [0, 1, 2, 3, 4, 5, 6];
+  const f = new FunctionBody(7);
   const nv = nr / 4;
   /** acc[r][v]: columns 4v ... 4v + 3 of row r. */
   const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => f.local(V128)));
   const b = Array.from({ length: nv }, () => f.local(V128));
   const a = f.local(V128);
   const row = f.local(I32);
-  const [aStep, bStep] = [4 * mr, 4 * nr];
+  const aStep = 4 * mr;
 
   // Accumulators start at zero (locals are zeroed); load C only when accumulating onto it.
   f.get(first).eqz().if();
@@ -62,7 +64,7 @@ function tile({ mr, nr, relaxed }: GemmModuleConfig): FunctionBody {
       else f.get(c, a, bv).f32x4Mul().f32x4Add().set(c);
     }
   }
-  f.bump(ap, aStep).bump(bp, bStep).bump(kc, -1);
+  f.bump(ap, aStep).get(bp, bStep).add().set(bp).bump(kc, -1);
   f.get(kc).brIf(0).end();
 
   for (const [r, accRow] of acc.entries()) {
@@ -76,13 +78,14 @@ function tile({ mr, nr, relaxed }: GemmModuleConfig): FunctionBody {
 }
 
 /**
- * `gemm(ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels)`: C = A @ B over packed panels, k >= 1. K is cut
- * into blocks of at most `kcMax` steps and the A panels into blocks of `mcPanels`; for each pair every B
- * panel sweeps the A block, so its kc x NR sliver is reused from L1 while the A block stays in L2.
+ * `gemm(ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep)`: C = A @ B, A packed, B laid out
+ * as `bPanel` and `bStep` say (see the top of this file), k >= 1. K is cut into blocks of at most `kcMax`
+ * steps and the A panels into blocks of `mcPanels`; for each pair every B panel sweeps the A block, so its
+ * kc x NR sliver is reused from L1 while the A block stays in L2.
  */
 function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
-  const [ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const f = new FunctionBody(8);
+  const [ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const f = new FunctionBody(10);
   const ldc = f.local(I32);
   const pc = f.local(I32);
   const kc = f.local(I32);
@@ -99,7 +102,7 @@ function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
     y();
     f.ltU().select();
   };
-  const [aPanelBytes, bPanelBytes, cTileRowBytes] = [4 * mr, 4 * nr, 4 * nr];
+  const [aPanelBytes, cTileRowBytes] = [4 * mr, 4 * nr];
 
   f.get(nPanels).i32(cTileRowBytes).mul().set(ldc);
   f.loop(); // pc: blocks of K
@@ -120,9 +123,9 @@ function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
   f.get(ic).set(ir);
   f.loop(); // ir: A panels of the block
   f.get(ap, ir, k).mul().get(pc).add().i32(aPanelBytes).mul().add();
-  f.get(bp, jr, k).mul().get(pc).add().i32(bPanelBytes).mul().add();
+  f.get(bp, jr, bPanel).mul().add().get(pc, bStep).mul().add();
   f.get(cp, ir).i32(mr).mul().get(ldc).mul().add().get(jr).i32(cTileRowBytes).mul().add();
-  f.get(ldc, kc, pc).eqz().call(TILE_FUNCTION);
+  f.get(ldc, kc, pc).eqz().get(bStep).call(TILE_FUNCTION);
   f.bump(ir, 1).get(ir, icEnd).ltU().brIf(0).end();
   f.bump(jr, 1).get(jr, nPanels).ltU().brIf(0).end();
   f.get(icEnd).set(ic);
@@ -231,8 +234,8 @@ function packTranspose(width: number): FunctionBody {
 export function gemmModuleBytes(config: GemmModuleConfig): Uint8Array<ArrayBuffer> {
   const pack: ValType[] = [I32, I32, I32, I32, I32];
   return encodeModule([
-    { params: [I32, I32, I32, I32, I32, I32], body: tile(config) },
-    { params: [I32, I32, I32, I32, I32, I32, I32, I32], body: driver(config), export: 'gemm' },
+    { params: [I32, I32, I32, I32, I32, I32, I32], body: tile(config) },
+    { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], body: driver(config), export: 'gemm' },
     { params: pack, body: packCopy(config.mr), export: 'packCopyA' },
     { params: pack, body: packCopy(config.nr), export: 'packCopyB' },
     { params: pack, body: packTranspose(config.mr), export: 'packTransposeA' },

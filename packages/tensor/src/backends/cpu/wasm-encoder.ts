@@ -1,4 +1,4 @@
-// A minimal WebAssembly binary encoder: just the sections and opcodes the CPU GEMM needs, so its module can be
+// A minimal WebAssembly binary encoder: just the sections and opcodes the CPU kernels (GEMM, vector math) need, so its module can be
 // built from TypeScript at run time without a toolchain. Opcode values and section layout follow the
 // WebAssembly core specification (binary format, chapter 5) and the SIMD and relaxed-SIMD proposals.
 
@@ -46,16 +46,50 @@ function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
 
-/** SIMD opcodes (after the 0xfd prefix) used by the GEMM. */
+/** SIMD opcodes (after the 0xfd prefix). */
 const SIMD = {
   load: 0x00,
   load32Splat: 0x09,
   store: 0x0b,
+  const: 0x0c,
   shuffle: 0x0d,
+  f32x4Ge: 0x46,
+  bitselect: 0x52,
+  f32x4Nearest: 0x6a,
+  i32x4Shl: 0xab,
+  i32x4ShrS: 0xac,
+  i32x4Add: 0xae,
+  i32x4Sub: 0xb1,
+  f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
   f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
+  f32x4Max: 0xe9,
+  i32x4TruncSatF32x4S: 0xf8,
   f32x4RelaxedMadd: 0x105,
 } as const;
+
+/** The element-wise f32x4 and i32x4 instructions that pop their operands and push one vector. */
+export type VectorOp =
+  | 'f32x4Ge'
+  | 'bitselect'
+  | 'f32x4Nearest'
+  | 'i32x4Shl'
+  | 'i32x4ShrS'
+  | 'i32x4Add'
+  | 'i32x4Sub'
+  | 'f32x4Abs'
+  | 'f32x4Neg'
+  | 'f32x4Add'
+  | 'f32x4Sub'
+  | 'f32x4Mul'
+  | 'f32x4Div'
+  | 'f32x4Min'
+  | 'f32x4Max'
+  | 'i32x4TruncSatF32x4S';
 
 /**
  * A function body under construction: each method appends one instruction and returns `this`, so a body reads
@@ -112,6 +146,11 @@ export class FunctionBody {
   /** i32.lt_u */
   ltU(): this {
     return this.emit(0x49);
+  }
+
+  /** i32.shr_s */
+  shrS(): this {
+    return this.emit(0x75);
   }
 
   /** i32.eqz */
@@ -188,6 +227,23 @@ export class FunctionBody {
 
   f32x4Mul(): this {
     return this.simd(SIMD.f32x4Mul);
+  }
+
+  /** One element-wise vector instruction (`bitselect` pops mask, b, a and pushes `mask ? a : b` bitwise). */
+  vector(op: VectorOp): this {
+    return this.simd(SIMD[op]);
+  }
+
+  /** v128.const of four equal f32 lanes. */
+  f32x4Const(value: number): this {
+    const lane = new Uint8Array(new Float32Array([value]).buffer);
+    return this.simd(SIMD.const).emit(...lane, ...lane, ...lane, ...lane);
+  }
+
+  /** v128.const of four equal i32 lanes. */
+  i32x4Const(value: number): this {
+    const lane = new Uint8Array(new Int32Array([value]).buffer);
+    return this.simd(SIMD.const).emit(...lane, ...lane, ...lane, ...lane);
   }
 
   /** f32x4.relaxed_madd: pops c, b, a and pushes a * b + c, fused or not as the hardware prefers. */

@@ -78,6 +78,9 @@ const SHAPES: [number, number, number][] = [
   [97, 89, 101],
   [1, 300, 257],
   [257, 1, 300],
+  // B read in place (fewer than 32 rows, at most 512 columns) across K blocks, and packed just past the limit.
+  [31, 512, 600],
+  [32, 40, 600],
 ];
 const TRANSPOSES: [boolean, boolean][] = [
   [false, false],

@@ -4,6 +4,7 @@
 
 import type { GemmBatch } from './gemm-batch.js';
 import { gemmModuleBytes } from './gemm-module.js';
+import { wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /**
  * Micro-kernel shape. V8 on x64 allocates 15 SIMD registers and schedules a loop iteration's loads before its
@@ -22,7 +23,9 @@ const MC_PANELS = 32;
  */
 const B_FLOATS = 1 << 22;
 const AC_FLOATS = 1 << 22;
-const PAGE = 65536;
+/** Products with fewer rows than this and at most this many columns read B in place (see `run`). */
+const IN_PLACE_MAX_ROWS = 32;
+const IN_PLACE_MAX_COLS = 512;
 
 /** The module's exports: `gemm` and the four packing functions, all taking byte addresses. */
 interface GemmExports {
@@ -35,6 +38,8 @@ interface GemmExports {
     k: number,
     kc: number,
     mc: number,
+    bPanel: number,
+    bStep: number,
   ): void;
   packCopyA: Pack;
   packCopyB: Pack;
@@ -43,17 +48,8 @@ interface GemmExports {
 }
 type Pack = (dst: number, src: number, lineBytes: number, panels: number, k: number) => void;
 
-let memory: WebAssembly.Memory | undefined;
-
-function sharedMemory(): WebAssembly.Memory {
-  memory ??= new WebAssembly.Memory({ initial: 1 });
-  return memory;
-}
-
 /** A compiled GEMM variant over the shared memory; get one from `wasmGemm()`. */
 export class WasmGemm {
-  private heap = new Float32Array(0);
-
   constructor(
     /** Whether this variant multiplies-adds with f32x4.relaxed_madd. */
     readonly relaxed: boolean,
@@ -66,11 +62,17 @@ export class WasmGemm {
     const nChunk = Math.min(roundUp(n, NR), Math.max(NR, Math.floor(B_FLOATS / k / NR) * NR));
     const mChunk = Math.min(roundUp(m, MR), Math.max(MR, Math.floor(AC_FLOATS / (k + nChunk) / MR) * MR));
     const bAt = 0;
-    const aAt = bAt + k * nChunk;
+    // With few rows of A a packed B is used too little to repay packing it: B's rows are then read in place
+    // when they are contiguous (the last panel of a line reads up to NR - 1 floats past it, into columns C
+    // drops). Grouped products of 8 and 16 rows an expert (D = F = 256): 13 -> 19-23 and 21 -> 28-31 GFLOP/s.
+    // With more rows, or wide rows, the packed panels win: rows of B read in place are ldb apart, which for
+    // power-of-two widths maps a sliver onto few cache sets (1024^2: 27 against 43 GFLOP/s packed).
+    const inPlace = batch.bColStride === 1 && m < IN_PLACE_MAX_ROWS && n <= IN_PLACE_MAX_COLS;
+    const aAt = bAt + k * nChunk + NR * (nChunk + 1);
     const cAt = aAt + k * mChunk;
     const stageAt = cAt + mChunk * nChunk;
     const stageFloats = k * Math.max(nChunk, mChunk) + NR * (Math.max(k, nChunk, mChunk) + 1);
-    const heap = this.reserve(stageAt + stageFloats);
+    const heap = wasmHeap(stageAt + stageFloats);
     const { wasm } = this;
     // Offsets of the operands now packed whole, so a broadcast batch packs a shared operand once.
     let packedA = -1;
@@ -81,11 +83,15 @@ export class WasmGemm {
         const nPanels = Math.ceil(cols / NR);
         const bOff = (bOffsets[t] as number) + j0 * batch.bColStride;
         if (cols < n || bOff !== packedB) {
-          const line = stage(heap, stageAt, batch.b, bOff, batch.bColStride, batch.bRowStride, cols, k);
-          const pack = batch.bColStride === 1 ? wasm.packCopyB : wasm.packTransposeB;
-          pack(bAt * 4, stageAt * 4, line * 4, nPanels, k);
+          if (inPlace) stage(heap, bAt, batch.b, bOff, 1, batch.bRowStride, cols, k);
+          else {
+            const line = stage(heap, stageAt, batch.b, bOff, batch.bColStride, batch.bRowStride, cols, k);
+            const pack = batch.bColStride === 1 ? wasm.packCopyB : wasm.packTransposeB;
+            pack(bAt * 4, stageAt * 4, line * 4, nPanels, k);
+          }
           packedB = cols < n ? -1 : bOff;
         }
+        const [bPanel, bStep] = inPlace ? [NR * 4, cols * 4] : [k * NR * 4, NR * 4];
         for (let i0 = 0; i0 < m; i0 += mChunk) {
           const rows = Math.min(mChunk, m - i0);
           const mPanels = Math.ceil(rows / MR);
@@ -96,21 +102,12 @@ export class WasmGemm {
             pack(aAt * 4, stageAt * 4, line * 4, mPanels, k);
             packedA = rows < m ? -1 : aOff;
           }
-          wasm.gemm(aAt * 4, bAt * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS);
+          wasm.gemm(aAt * 4, bAt * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS, bPanel, bStep);
           const cOff = (cOffsets[t] as number) + i0 * batch.ldc + j0;
           copyLines(batch.c, cOff, batch.ldc, heap, cAt, nPanels * NR, rows, cols);
         }
       }
     }
-  }
-
-  /** The heap view, grown to hold at least `floats` floats. */
-  private reserve(floats: number): Float32Array {
-    const mem = sharedMemory();
-    const bytes = floats * 4;
-    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
-    if (this.heap.buffer !== mem.buffer) this.heap = new Float32Array(mem.buffer);
-    return this.heap;
   }
 }
 
@@ -173,7 +170,7 @@ export function compileWasmGemm({ relaxed }: { relaxed: boolean }): WasmGemm | n
   const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed });
   if (!WebAssembly.validate(bytes)) return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    env: { memory: sharedMemory() },
+    env: { memory: wasmMemory() },
   });
   return new WasmGemm(relaxed, instance.exports as unknown as GemmExports);
 }

@@ -1,0 +1,150 @@
+// Runs the WebAssembly SIMD vector-math module (vector-module.ts) over the shared memory: operands are copied
+// in by chunks of at most CHUNK floats, so each chunk is still in cache when the kernel reads it and when its
+// result is copied back out.
+
+import {
+  VECTOR_BINARY,
+  VECTOR_MODES,
+  VECTOR_UNARY,
+  type VectorBinaryFn,
+  type VectorMode,
+  type VectorUnaryFn,
+  vectorModuleBytes,
+} from './vector-module.js';
+import { wasmHeap, wasmMemory } from './wasm-memory.js';
+
+/** Floats of one operand staged at once (64 KiB). */
+const CHUNK = 16384;
+
+type Kernel = (...addresses: number[]) => void;
+
+/** Rows of a binary op: row r reads A from `aOffsets[r]` (stride 1, or 0 for one value) and B likewise. */
+export interface BinaryRows {
+  fn: VectorBinaryFn;
+  /** Output, written row after row from 0. */
+  d: Float32Array;
+  row: number;
+  rows: number;
+  a: Float32Array;
+  aOffsets: Int32Array;
+  aStride: 0 | 1;
+  b: Float32Array;
+  bOffsets: Int32Array;
+  bStride: 0 | 1;
+}
+
+/** The compiled vector-math module; get it from `wasmVector()`. */
+export class WasmVector {
+  constructor(private readonly kernels: Record<string, Kernel>) {}
+
+  /** `dst[i] = fn(src[i])` over equal-length arrays. */
+  unary(fn: VectorUnaryFn, src: Float32Array, dst: Float32Array): void {
+    const heap = wasmHeap(2 * CHUNK);
+    const kernel = this.kernels[fn] as Kernel;
+    for (let i = 0; i < src.length; i += CHUNK) {
+      const len = Math.min(CHUNK, src.length - i);
+      heap.set(src.subarray(i, i + len), 0);
+      kernel(0, CHUNK * 4, Math.ceil(len / 4));
+      dst.set(heap.subarray(CHUNK, CHUNK + len), i);
+    }
+  }
+
+  /** Every row of `job`; at least one operand has stride 1. */
+  binary(job: BinaryRows): void {
+    const mode: VectorMode = job.aStride === 0 ? 'sv' : job.bStride === 0 ? 'vs' : 'vv';
+    const kernel = this.kernels[`${job.fn}${mode}`] as Kernel;
+    const heap = wasmHeap(3 * CHUNK);
+    const [aAt, bAt, dAt] = [0, CHUNK, 2 * CHUNK];
+    const { d, row, rows } = job;
+    const row4 = Math.ceil(row / 4) * 4;
+    if (row4 > CHUNK) {
+      // Long rows go by pieces of CHUNK floats.
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < row; j += CHUNK) {
+          const len = Math.min(CHUNK, row - j);
+          stage(heap, aAt, job.a, job.aOffsets[r] as number, job.aStride, j, len);
+          stage(heap, bAt, job.b, job.bOffsets[r] as number, job.bStride, j, len);
+          kernel(aAt * 4, bAt * 4, dAt * 4, 1, Math.ceil(len / 4));
+          d.set(heap.subarray(dAt, dAt + len), r * row + j);
+        }
+      }
+      return;
+    }
+    const perBatch = Math.floor(CHUNK / row4);
+    const aBlock = job.aStride === 1 && row === row4 && consecutive(job.aOffsets, row);
+    const bBlock = job.bStride === 1 && row === row4 && consecutive(job.bOffsets, row);
+    for (let r0 = 0; r0 < rows; r0 += perBatch) {
+      const n = Math.min(perBatch, rows - r0);
+      stageRows(heap, aAt, job.a, job.aOffsets, job.aStride, aBlock, r0, n, row, row4);
+      stageRows(heap, bAt, job.b, job.bOffsets, job.bStride, bBlock, r0, n, row, row4);
+      kernel(aAt * 4, bAt * 4, dAt * 4, n, row4 / 4);
+      if (row === row4) d.set(heap.subarray(dAt, dAt + n * row), r0 * row);
+      else for (let i = 0; i < n; i++) copyRow(d, (r0 + i) * row, heap, dAt + i * row4, row);
+    }
+  }
+}
+
+/** Whether row r starts at offsets[0] + r * row for every r: the rows are one block. */
+function consecutive(offsets: Int32Array, row: number): boolean {
+  const first = offsets[0] as number;
+  for (let r = 1; r < offsets.length; r++) if (offsets[r] !== first + r * row) return false;
+  return true;
+}
+
+/** Copies `len` floats of one row from `j` (or its one value, stride 0) to `heap` at `at`. */
+function stage(
+  heap: Float32Array,
+  at: number,
+  src: Float32Array,
+  offset: number,
+  stride: 0 | 1,
+  j: number,
+  len: number,
+): void {
+  if (stride === 0) heap[at] = src[offset] as number;
+  else heap.set(src.subarray(offset + j, offset + j + len), at);
+}
+
+/** Copies rows r0 ... r0 + n - 1 to `heap` at `at`: `row4` floats apart, or one value a row (stride 0). */
+function stageRows(
+  heap: Float32Array,
+  at: number,
+  src: Float32Array,
+  offsets: Int32Array,
+  stride: 0 | 1,
+  block: boolean,
+  r0: number,
+  n: number,
+  row: number,
+  row4: number,
+): void {
+  if (stride === 0) {
+    for (let i = 0; i < n; i++) heap[at + i] = src[offsets[r0 + i] as number] as number;
+  } else if (block) {
+    const start = offsets[r0] as number;
+    heap.set(src.subarray(start, start + n * row), at);
+  } else for (let i = 0; i < n; i++) copyRow(heap, at + i * row4, src, offsets[r0 + i] as number, row);
+}
+
+/** `len` floats from src[s] to dst[d]; short rows element by element (cheaper than a subarray). */
+function copyRow(dst: Float32Array, d: number, src: Float32Array, s: number, len: number): void {
+  if (len >= 64) dst.set(src.subarray(s, s + len), d);
+  else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
+}
+
+let compiled: WasmVector | null | undefined;
+
+/** The vector-math module, compiled on first use; null where this engine lacks WebAssembly SIMD. */
+export function wasmVector(): WasmVector | null {
+  if (compiled !== undefined) return compiled;
+  const bytes = vectorModuleBytes();
+  if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
+    compiled = null;
+    return compiled;
+  }
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmMemory() } });
+  const exports = instance.exports as unknown as Record<string, Kernel>;
+  const names = [...VECTOR_UNARY, ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`))];
+  compiled = new WasmVector(Object.fromEntries(names.map((name) => [name, exports[name] as Kernel])));
+  return compiled;
+}
