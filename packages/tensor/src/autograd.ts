@@ -1,8 +1,16 @@
 import { isFloat } from './dtype.js';
 import { keep, noGrad, tidy } from './engine.js';
 import { fmtShape, SwitchyardError } from './errors.js';
-import { freeSaved, type GradNode, type Saved, savedOrThrow } from './graph.js';
-import { onesLike } from './ops/creation.js';
+import {
+  type CustomNode,
+  freeSaved,
+  type GradNode,
+  outputIndex,
+  type PrimNode,
+  type Saved,
+  savedOrThrow,
+} from './graph.js';
+import { onesLike, zeros } from './ops/creation.js';
 import { add } from './ops/elementwise.js';
 import { Tensor } from './tensor.js';
 import { type Rule, vjpRules } from './vjp.js';
@@ -43,21 +51,54 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   leaf.grad = keep(total);
 }
 
-function accumulateNode(grads: Map<GradNode, Tensor>, node: GradNode, g: Tensor): void {
-  const prev = grads.get(node);
-  grads.set(node, prev ? add(prev, g) : g);
+/** Adds `g` into the cotangent slot of `edge.output` of `edge.node`. */
+function accumulateNode(
+  grads: Map<GradNode, (Tensor | undefined)[]>,
+  edge: { node: GradNode; output: number },
+  g: Tensor,
+): void {
+  let slots = grads.get(edge.node);
+  if (!slots) {
+    slots = [];
+    grads.set(edge.node, slots);
+  }
+  const prev = slots[edge.output];
+  slots[edge.output] = prev ? add(prev, g) : g;
   if (prev) {
     prev.dispose();
     g.dispose();
   }
 }
 
+/** A primitive's input cotangents from its VJP rule. */
+function primitiveGrads(node: PrimNode, g: Tensor): (Tensor | null)[] {
+  const saved = savedOrThrow(node);
+  const rule = vjpRules[node.prim] as Rule<typeof node.prim>;
+  const needs = node.edges.map((e) => e !== null);
+  return tidy(() => rule(g, saved.inputs.map(alias), alias(saved.output), node.attrs, needs));
+}
+
+/** A custom node's input cotangents; outputs no gradient reached get zeros. */
+function customGrads(node: CustomNode, slots: readonly (Tensor | undefined)[]): (Tensor | null)[] {
+  const saved = savedOrThrow(node);
+  const needs = node.edges.map((e) => e !== null);
+  return tidy(() =>
+    node.backward(
+      node.outputs.map((o, k) => slots[k] ?? zeros(o.shape, o.dtype)),
+      saved.map(alias),
+      needs,
+    ),
+  );
+}
+
 /**
- * Reverse-mode differentiation from `root`. Walks the recorded nodes in reverse topological order, calls each
- * primitive's VJP rule on the storages the node saved (rules are written with ops, so they run on every
- * backend), and accumulates into the `.grad` of leaves that require grad. Cotangents are disposed as soon as
- * they are consumed and each node's saved storages are released after use, so a second `backward()` through
- * the same graph is an error.
+ * Reverse-mode differentiation from `root`. Walks the recorded nodes in reverse topological order (a
+ * deterministic function of the graph's structure), calls each primitive's VJP rule on the storages the node
+ * saved (rules are written with ops, so they run on every backend) or a custom node's backward, and
+ * accumulates into the `.grad` of leaves that require grad. A node no gradient reached is skipped, except a
+ * custom node made with `alwaysRun`, whose backward runs with zero cotangents. Cotangents are disposed as soon
+ * as they are consumed and each node's saved storages are released after use, so a second `backward()`
+ * through the same graph is an error.
  */
 export function backward(root: Tensor, seed?: Tensor): void {
   if (!isFloat(root.dtype)) {
@@ -95,30 +136,39 @@ export function backward(root: Tensor, seed?: Tensor): void {
       accumulateLeaf(root, start);
       return;
     }
-    const grads = new Map<GradNode, Tensor>([[root.node, start]]);
-    for (const node of reverseTopological(root.node)) {
-      const g = grads.get(node);
-      if (!g) continue;
-      grads.delete(node);
-      const saved = savedOrThrow(node);
-      const rule = vjpRules[node.prim] as Rule<typeof node.prim>;
-      const needs = node.edges.map((e) => e !== null);
-      const inputGrads = tidy(() => rule(g, saved.inputs.map(alias), alias(saved.output), node.attrs, needs));
-      // A rule may pass `g` through or return one tensor for several inputs: give each owner its own handle.
-      const handedOut = new Set<Tensor>([g]);
-      node.edges.forEach((edge, k) => {
-        let gi = inputGrads[k];
-        if (!edge || !gi) return;
-        if (handedOut.has(gi)) gi = gi.detach();
-        else handedOut.add(gi);
-        if ('node' in edge) accumulateNode(grads, edge.node, gi);
-        else accumulateLeaf(edge.leaf, gi);
-      });
-      for (const gi of inputGrads) if (gi && !handedOut.has(gi)) gi.dispose();
-      g.dispose();
-      freeSaved(node);
+    const grads = new Map<GradNode, (Tensor | undefined)[]>();
+    accumulateNode(grads, { node: root.node, output: outputIndex(root) }, start);
+    try {
+      for (const node of reverseTopological(root.node)) {
+        const slots = grads.get(node);
+        if (!slots && !(node.kind === 'custom' && node.alwaysRun)) continue;
+        grads.delete(node);
+        // A rule may pass a cotangent through or return one tensor for several inputs: give each owner its
+        // own handle.
+        const handedOut = new Set<Tensor>();
+        for (const g of slots ?? []) if (g) handedOut.add(g);
+        try {
+          const inputGrads =
+            node.kind === 'prim'
+              ? primitiveGrads(node, slots?.[0] as Tensor)
+              : customGrads(node, slots ?? []);
+          node.edges.forEach((edge, k) => {
+            let gi = inputGrads[k];
+            if (!edge || !gi) return;
+            if (handedOut.has(gi)) gi = gi.detach();
+            else handedOut.add(gi);
+            if ('node' in edge) accumulateNode(grads, edge, gi);
+            else accumulateLeaf(edge.leaf, gi);
+          });
+          for (const gi of inputGrads) if (gi && !handedOut.has(gi)) gi.dispose();
+        } finally {
+          for (const g of slots ?? []) g?.dispose();
+        }
+        freeSaved(node);
+      }
+    } finally {
+      for (const slots of grads.values()) for (const g of slots) g?.dispose();
     }
-    for (const g of grads.values()) g.dispose();
   });
 }
 

@@ -1,5 +1,5 @@
 import type { DType } from './dtype.js';
-import { SwitchyardError } from './errors.js';
+import { invariant, SwitchyardError } from './errors.js';
 import type { PrimitiveAttrs, PrimName } from './primitives.js';
 import type { Shape } from './shape.js';
 import type { Storage } from './storage.js';
@@ -12,25 +12,84 @@ export interface Saved {
   readonly dtype: DType;
 }
 
-/** Where an input's cotangent goes: into another node, into a leaf's `.grad`, or nowhere. */
-export type Edge = { readonly node: GradNode } | { readonly leaf: Tensor } | null;
+/** Where an input's cotangent goes: into one output of another node, into a leaf's `.grad`, or nowhere. */
+export type Edge = { readonly node: GradNode; readonly output: number } | { readonly leaf: Tensor } | null;
 
 /**
- * One recorded application of a primitive (PyTorch's grad_fn). It owns references to the storages of its
- * inputs and output, so intermediates may be disposed (by `tidy`) before backward. A node lives while a
- * tensor or a downstream node refers to it; when the count reaches zero, or after backward, its saved
- * storages are released.
+ * A recorded node lives while a tensor or a downstream node refers to it (`refs`); when the count reaches
+ * zero, or after backward, its saved storages are released.
  */
-export interface GradNode<P extends PrimName = PrimName> {
-  readonly prim: P;
-  readonly attrs: PrimitiveAttrs[P];
+interface NodeBase {
+  /** One per input, in order. */
   readonly edges: readonly Edge[];
-  saved: { inputs: Saved[]; output: Saved } | null;
   refs: number;
 }
 
-function save(t: Tensor): Saved {
+/**
+ * One recorded application of a primitive (PyTorch's grad_fn). It owns references to the storages of its
+ * inputs and output, so intermediates may be disposed (by `tidy`) before backward.
+ */
+export interface PrimNode<P extends PrimName = PrimName> extends NodeBase {
+  readonly kind: 'prim';
+  readonly prim: P;
+  readonly attrs: PrimitiveAttrs[P];
+  saved: { inputs: Saved[]; output: Saved } | null;
+}
+
+/** The shape and dtype of a custom node's input or output. */
+export interface Slot {
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/**
+ * Maps a custom node's output cotangents (one per output, zeros where none arrived) and handles on its saved
+ * tensors to one cotangent per input (null for none), each a tensor the caller owns.
+ */
+export type CustomBackward = (
+  dys: readonly Tensor[],
+  saved: readonly Tensor[],
+  needs: readonly boolean[],
+) => (Tensor | null)[];
+
+/**
+ * One call of a `customGrad` function: a node with any number of outputs whose backward is a closure instead
+ * of a primitive's VJP rule, so it needs no kernel. It owns the storages of the tensors the function saved.
+ */
+export interface CustomNode extends NodeBase {
+  readonly kind: 'custom';
+  /** The op name its errors carry. */
+  readonly op: string;
+  readonly inputs: readonly Slot[];
+  /** Its outputs in order; a tensor finds its own by id. */
+  readonly outputs: readonly (Slot & { readonly id: number })[];
+  readonly backward: CustomBackward;
+  /** Run backward with zero cotangents when no gradient reached the outputs. */
+  readonly alwaysRun: boolean;
+  saved: Saved[] | null;
+}
+
+export type GradNode = PrimNode | CustomNode;
+
+export function save(t: Tensor): Saved {
   return { storage: t.storage.retain(), shape: t.shape, dtype: t.dtype };
+}
+
+/** Which output of its node `t` is (0 for primitives). */
+export function outputIndex(t: Tensor): number {
+  const node = t.node;
+  if (!node || node.kind === 'prim') return 0;
+  const k = node.outputs.findIndex((o) => o.id === t.id);
+  invariant(k >= 0, node.op, `tensor #${t.id} is not an output of its node`);
+  return k;
+}
+
+/** The edge from a node to input `t`, taking a reference on `t`'s node. */
+export function edgeTo(t: Tensor): Edge {
+  if (!t.requiresGrad) return null;
+  if (!t.node) return { leaf: t };
+  t.node.refs++;
+  return { node: t.node, output: outputIndex(t) };
 }
 
 /** Creates the node for `out = prim(inputs)`; `out` holds the first reference. */
@@ -39,23 +98,26 @@ export function createNode<P extends PrimName>(
   attrs: PrimitiveAttrs[P],
   inputs: readonly Tensor[],
   out: Tensor,
-): GradNode<P> {
-  const edges: Edge[] = inputs.map((t) => {
-    if (!t.requiresGrad) return null;
-    if (t.node) {
-      t.node.refs++;
-      return { node: t.node };
-    }
-    return { leaf: t };
-  });
-  return { prim, attrs, edges, saved: { inputs: inputs.map(save), output: save(out) }, refs: 1 };
+): PrimNode<P> {
+  return {
+    kind: 'prim',
+    prim,
+    attrs,
+    edges: inputs.map(edgeTo),
+    saved: { inputs: inputs.map(save), output: save(out) },
+    refs: 1,
+  };
 }
 
 /** Frees the storages a node saved (after backward, or when nothing refers to it any more). */
 export function freeSaved(node: GradNode): void {
   if (!node.saved) return;
-  for (const s of node.saved.inputs) s.storage.release();
-  node.saved.output.storage.release();
+  if (node.kind === 'prim') {
+    for (const s of node.saved.inputs) s.storage.release();
+    node.saved.output.storage.release();
+  } else {
+    for (const s of node.saved) s.storage.release();
+  }
   node.saved = null;
 }
 
@@ -70,13 +132,13 @@ export function releaseNode(node: GradNode): void {
   }
 }
 
-export function savedOrThrow(node: GradNode): { inputs: Saved[]; output: Saved } {
+export function savedOrThrow<N extends GradNode>(node: N): NonNullable<N['saved']> {
   if (!node.saved) {
     throw new SwitchyardError(
       'INVALID_ARGUMENT',
       'backward',
-      `the graph through ${node.prim} was already released by an earlier backward(); recompute the forward pass`,
+      `the graph through ${node.kind === 'prim' ? node.prim : node.op} was already released by an earlier backward(); recompute the forward pass`,
     );
   }
-  return node.saved;
+  return node.saved as NonNullable<N['saved']>;
 }

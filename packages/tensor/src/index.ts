@@ -16,6 +16,12 @@ export {
   type WebGPUBackendOptions,
 } from './backends/webgpu/webgpu-backend.js';
 export {
+  type CustomGradContext,
+  type CustomGradOptions,
+  type CustomGradResult,
+  customGrad,
+} from './custom-grad.js';
+export {
   type AnyHostArray,
   DTYPES,
   type DType,

@@ -26,7 +26,7 @@ export class Tensor {
   readonly shape: readonly number[];
   /** @internal */
   storage: Storage;
-  /** @internal the primitive that produced this tensor, when recorded for autograd. */
+  /** @internal the recorded node (a primitive or a customGrad call) that produced this tensor. */
   node: GradNode | null = null;
   /** Gradient filled by `backward()` for leaves that require grad. */
   grad: Tensor | null = null;
@@ -80,7 +80,7 @@ export class Tensor {
     return this;
   }
 
-  /** True for tensors not produced by a recorded primitive. */
+  /** True for tensors not produced by a recorded primitive or custom-gradient function. */
   get isLeaf(): boolean {
     return this.node === null;
   }
