@@ -101,13 +101,18 @@ function counting(keys: Int32Array, buckets: number): { order: Int32Array; count
  * pooled (all-gather), each rank computes its slice of the hidden width, and the partial outputs are summed
  * (all-reduce). Outputs and gradients equal the single-device layer's on the concatenated tokens.
  *
- * Every collective is recorded on a `CollectiveTape`, which exchanges the gradients backwards; training runs
- * through `ExpertParallelLayer`, whose forward and backward await the other ranks.
+ * Two ways to run it:
  *
- * The synchronous `Dispatcher` methods, which `MoELayer.forward` calls, work where the groups have blocking
- * collectives (worker ranks) and no gradient is being recorded (`noGrad`): an unchanged model then runs
- * expert-parallel inference. Anywhere else they throw UNSUPPORTED rather than produce gradients that silently
- * miss the other ranks (the tensor tape cannot wait for them during `backward()`).
+ * - The synchronous `Dispatcher` methods, which `MoELayer.forward` calls, where the groups have blocking
+ *   collectives (worker ranks). Each collective is then a custom-gradient node (`customGrad` of
+ *   @switchyard/tensor) whose backward runs the adjoint collective (all-to-all ↔ all-to-all with the received
+ *   splits, all-gather ↔ reduce-scatter, all-reduce ↔ all-reduce) inside `loss.backward()`: an unchanged model
+ *   trains expert-parallel through its own `forward` and one `backward()`, and runs inference inside `noGrad`.
+ *   Every rank must call `backward()` on a loss that depends on every MoE layer's output, since each rank's
+ *   backward takes part in every layer's adjoint exchanges. On ranks without blocking collectives (virtual
+ *   ranks sharing a thread) these methods throw UNSUPPORTED.
+ * - `dispatchAsync`/`combineAsync` with a `CollectiveTape`, on any communicator: the graph is cut at each
+ *   collective and the tape exchanges the gradients backwards; `ExpertParallelLayer` drives it.
  */
 export class AllToAllDispatcher implements Dispatcher {
   readonly placement: ExpertPlacement;
@@ -128,7 +133,7 @@ export class AllToAllDispatcher implements Dispatcher {
     this.#local = new LocalDispatcher(capacity);
   }
 
-  /** Blocking dispatch for `MoELayer.forward`: worker ranks, inside `noGrad` (see the class comment). */
+  /** Blocking dispatch for `MoELayer.forward` on worker ranks, differentiable (see the class comment). */
   dispatch(x_TD: Tensor, routing: Routing, options: DispatchOptions): DispatchResult {
     const op = 'AllToAllDispatcher.dispatch';
     this.#checkSynchronous(op);
@@ -144,7 +149,7 @@ export class AllToAllDispatcher implements Dispatcher {
     };
   }
 
-  /** Blocking combine for `MoELayer.forward`, after `dispatch`. */
+  /** Blocking combine for `MoELayer.forward`, after `dispatch`; differentiable like it. */
   combine(y_RD: Tensor, meta: DispatchMeta): Tensor {
     const op = 'AllToAllDispatcher.combine';
     this.#checkSynchronous(op);
@@ -496,19 +501,14 @@ export class AllToAllDispatcher implements Dispatcher {
   }
 
   #checkSynchronous(op: string): void {
-    if (isGradEnabled()) {
-      throw new SwitchyardError(
-        'UNSUPPORTED',
-        op,
-        'MoELayer.forward runs expert-parallel only inside noGrad (inference): its gradients would have to cross ranks during backward(), which the tensor tape cannot wait for; train with ExpertParallelLayer.forward/backward',
-      );
-    }
     for (const comm of [this.groups.expert, this.groups.expertTensor]) {
       if (comm && !comm.sync) {
         throw new SwitchyardError(
           'UNSUPPORTED',
           op,
-          'MoELayer.forward needs blocking collectives (worker ranks); these ranks share one thread, so run the layer through ExpertParallelLayer.forward',
+          isGradEnabled()
+            ? 'MoELayer.forward trains expert-parallel only on ranks with blocking collectives (worker ranks): these ranks share one thread, so the adjoint collectives cannot run inside backward(); train through ExpertParallelLayer.forward/backward, which await them'
+            : 'MoELayer.forward needs blocking collectives (worker ranks); these ranks share one thread, so run the layer through ExpertParallelLayer.forward',
         );
       }
     }

@@ -13,19 +13,23 @@ interface Cut {
 }
 
 /**
- * Records the collectives of one forward pass so their gradients can be exchanged backwards. Autograd in
- * @switchyard/tensor is a synchronous tape with no custom-gradient hook, and a collective waits for other
- * ranks, so the graph is cut at every collective: its output is a fresh leaf. `backward()` then walks the cuts
- * in reverse, each time running the adjoint collective on the output leaf's gradient and back-propagating the
- * result into the graph before the cut:
+ * Records the collectives of one forward pass so their gradients can be exchanged backwards, for ranks whose
+ * collectives must be awaited (virtual ranks sharing one thread, WebGPU devices): `loss.backward()` is
+ * synchronous and cannot wait for another rank, so the graph is cut at every collective: its output is a fresh
+ * leaf. `backward()` then walks the cuts in reverse, each time running the adjoint collective on the output
+ * leaf's gradient and back-propagating the result into the graph before the cut:
  *
  *   allToAll(splits)  ↔  allToAll(received splits)     (rows go back where they came from)
  *   allGather         ↔  allReduce(sum), own rows        (reduce-scatter)
  *   allReduce(sum)    ↔  allReduce(sum)
  *
- * The caller runs each collective and records it here. The tape owns every tensor recorded on it (sent and received) until `backward` or `dispose`. Without grad
- * recording (`noGrad`, or an input that needs no gradient) a cut is not kept for backward, but its tensors are
- * still owned, so one `dispose()` ends the step either way.
+ * (Worker ranks have blocking collectives, so there these adjoints run inside `loss.backward()` as
+ * custom-gradient nodes and nothing is cut: see `AllToAllDispatcher`.)
+ *
+ * The caller runs each collective and records it here. The tape owns every tensor recorded on it (sent and
+ * received) until `backward` or `dispose`. Without grad recording (`noGrad`, or an input that needs no
+ * gradient), or for an output that already carries its gradient (a custom-gradient collective), a cut is not
+ * kept for backward, but its tensors are still owned, so one `dispose()` ends the step either way.
  */
 export class CollectiveTape {
   readonly backend: Backend;
@@ -88,7 +92,7 @@ export class CollectiveTape {
 
   #record(input: Tensor, output: Tensor, adjoint: (g: Tensor) => Promise<Tensor>): void {
     this.#owned.push(input, output);
-    if (!isGradEnabled() || !input.requiresGrad) return;
+    if (!isGradEnabled() || !input.requiresGrad || output.requiresGrad) return;
     output.requireGrad();
     this.#cuts.push({ input, output, adjoint });
   }

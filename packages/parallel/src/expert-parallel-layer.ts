@@ -1,24 +1,11 @@
 // Shape letters: T tokens, D model width, E experts, L local expert slots.
 import { type CapacityConfig, type MoELayer, type MoEOutput, routingStats } from '@switchyard/moe';
-import {
-  add,
-  fmtShape,
-  fromHost,
-  gather,
-  isGradEnabled,
-  keep,
-  reshape,
-  SwitchyardError,
-  scatterAdd,
-  Tensor,
-  tidy,
-  where,
-  zerosLike,
-} from '@switchyard/tensor';
+import { add, fmtShape, isGradEnabled, reshape, SwitchyardError, Tensor, tidy } from '@switchyard/tensor';
 import { AllToAllDispatcher, type ExpertParallelGroups } from './all-to-all-dispatcher.js';
 import { CollectiveTape } from './collective-tape.js';
 import { contiguousPlacement, type ExpertPlacement } from './placement.js';
 import { asStackedExperts, shardExperts } from './shard-experts.js';
+import { sumReplicaGradients } from './sum-replica-gradients.js';
 import { withBackend } from './with-backend.js';
 
 /** Options of `ExpertParallelLayer` and `applyExpertParallel`. */
@@ -59,6 +46,10 @@ export interface ExpertParallelOutput extends MoEOutput {
  * reverse order. Experts receive every rank's gradient; the router and shared experts hold this rank's tokens'
  * share, so sum or average them over the group (`allReduceGradients`) as the loss demands. Replicated experts
  * (load-aware placement) sum their replicas' gradients at the end of `backward`, so replicas stay equal.
+ *
+ * This per-layer, asynchronous step works on every communicator. On worker ranks (blocking collectives) a
+ * whole model can instead train through its own `forward` and one `loss.backward()`: see
+ * `applyExpertParallel`.
  */
 export class ExpertParallelLayer {
   readonly layer: MoELayer;
@@ -176,71 +167,7 @@ export class ExpertParallelLayer {
       cut.input.zeroGrad();
       cut.input.dispose();
     }
-    if (this.placement.replicated) await this.#sumReplicaGradients();
-  }
-
-  /** Replicas of one expert saw different tokens: each gets the sum of their gradients. */
-  async #sumReplicaGradients(): Promise<void> {
-    const comm = this.groups.expert;
-    const { placement } = this;
-    const replicated = placement.hosts.flatMap((h, e) => (h.length > 1 ? [e] : []));
-    const index = new Map(replicated.map((e, k) => [e, k]));
-    const slots = placement.slots[comm.rank] as readonly number[];
-    const mine = slots.flatMap((e, slot) => (index.has(e) ? [{ slot, k: index.get(e) as number }] : []));
-    const experts = asStackedExperts('ExpertParallelLayer', this.layer.experts);
-    for (const w of [experts.w1, experts.w2, experts.w3]) {
-      if (!w?.requiresGrad) continue;
-      const grad = w.grad ?? withBackend(comm.backend, () => zerosLike(w));
-      const contribution = withBackend(comm.backend, () =>
-        tidy(() =>
-          scatterAdd(
-            gather(
-              grad,
-              fromHost(
-                mine.map((m) => m.slot),
-                [mine.length],
-                'i32',
-              ),
-            ),
-            fromHost(
-              mine.map((m) => m.k),
-              [mine.length],
-              'i32',
-            ),
-            replicated.length,
-          ),
-        ),
-      );
-      const total = await comm.allReduce(contribution, 'sum');
-      contribution.dispose();
-      const summed = withBackend(comm.backend, () =>
-        tidy(() => {
-          const k_L = slots.map((e) => index.get(e) ?? -1);
-          const fromTotal = gather(
-            total,
-            fromHost(
-              k_L.map((k) => Math.max(k, 0)),
-              [slots.length],
-              'i32',
-            ),
-          );
-          const shape = [slots.length, ...w.shape.slice(1).map(() => 1)];
-          return where(
-            fromHost(
-              k_L.map((k) => (k >= 0 ? 1 : 0)),
-              shape,
-              'bool',
-            ),
-            fromTotal,
-            grad,
-          );
-        }),
-      );
-      total.dispose();
-      if (grad !== w.grad) grad.dispose();
-      w.zeroGrad();
-      w.grad = keep(summed);
-    }
+    await sumReplicaGradients([this]);
   }
 
   #release(): void {

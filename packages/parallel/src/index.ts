@@ -37,6 +37,7 @@ export {
   planCluster,
 } from './plan-cluster.js';
 export { type StackedExperts, shardExperts } from './shard-experts.js';
+export { sumReplicaGradients } from './sum-replica-gradients.js';
 export {
   createVirtualCluster,
   runVirtualRanks,

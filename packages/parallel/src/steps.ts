@@ -1,8 +1,9 @@
 // Expert-parallel dispatch written once as a generator of the waits it needs (host reads and collectives),
 // run either asynchronously (any communicator, any backend) or blocking (worker ranks on the CPU, inside the
-// synchronous MoELayer.forward).
-import { type AnyHostArray, SwitchyardError, type Tensor } from '@switchyard/tensor';
+// synchronous MoELayer.forward, where the collectives are differentiable).
+import type { AnyHostArray, Tensor } from '@switchyard/tensor';
 import type { AllToAllResult, Communicator } from './communicator.js';
+import { allGatherWithGrad, allReduceWithGrad, allToAllWithGrad } from './differentiable-collectives.js';
 
 type Effect =
   | { readonly kind: 'read'; readonly x: Tensor }
@@ -41,19 +42,12 @@ function performAsync(e: Effect): Promise<unknown> {
   return e.comm.allReduce(e.x, 'sum');
 }
 
+/** Blocking, and differentiable: each collective's adjoint runs inside the caller's `backward()`. */
 function performSync(op: string, e: Effect): unknown {
   if (e.kind === 'read') return e.x.dataSync();
-  const sync = e.comm.sync;
-  if (!sync) {
-    throw new SwitchyardError(
-      'UNSUPPORTED',
-      op,
-      'this communicator has no blocking collectives (virtual ranks share one thread); use ExpertParallelLayer.forward, which awaits them',
-    );
-  }
-  if (e.kind === 'allToAll') return sync.allToAll(e.x, e.splits);
-  if (e.kind === 'allGather') return sync.allGather(e.x);
-  return sync.allReduce(e.x, 'sum');
+  if (e.kind === 'allToAll') return allToAllWithGrad(op, e.comm, e.x, e.splits);
+  if (e.kind === 'allGather') return allGatherWithGrad(op, e.comm, e.x);
+  return allReduceWithGrad(op, e.comm, e.x);
 }
 
 /** Runs `steps`, awaiting each read and collective. */
@@ -72,7 +66,10 @@ export async function runAsync<T>(steps: Steps<T>): Promise<T> {
   return next.value;
 }
 
-/** Runs `steps` to the end without yielding to the event loop (blocking collectives, synchronous reads). */
+/**
+ * Runs `steps` to the end without yielding to the event loop (blocking collectives, synchronous reads). The
+ * collectives are recorded for autograd (`customGrad`) when their input requires grad.
+ */
 export function runSync<T>(op: string, steps: Steps<T>): T {
   let next = steps.next();
   while (!next.done) {

@@ -1,7 +1,7 @@
-// A rank program: a tiny Mixtral-shaped model from @switchyard/presets, made expert-parallel in place; its own
-// forward (inside noGrad) must give the logits of the full model, and with gradients on it must refuse.
+// A rank program: a tiny preset model made expert-parallel in place; its own forward (inside noGrad) must give
+// the logits of the full model.
 import { buildModel, tinyPreset } from '@switchyard/presets';
-import { Generator, noGrad, type SwitchyardError } from '@switchyard/tensor';
+import { Generator, noGrad } from '@switchyard/tensor';
 import { applyExpertParallel, type Communicator } from '../../src/index.js';
 
 export default async function modelInference(comm: Communicator, preset: string) {
@@ -16,11 +16,5 @@ export default async function modelInference(comm: Communicator, preset: string)
   let maxDiff = 0;
   for (let i = 0; i < a.length; i++)
     maxDiff = Math.max(maxDiff, Math.abs((a[i] as number) - (b[i] as number)));
-  let refusal = '';
-  try {
-    model.forward({ ids });
-  } catch (error) {
-    refusal = `${(error as SwitchyardError).code}: ${(error as Error).message}`;
-  }
-  return { layers: [...layers.keys()], maxDiff, maxAbs: Math.max(...Array.from(a, Math.abs)), refusal };
+  return { layers: [...layers.keys()], maxDiff, maxAbs: Math.max(...Array.from(a, Math.abs)) };
 }
