@@ -80,7 +80,10 @@ export function resolveGroupLimit(
 /**
  * Indices [T, K] (i32) of the K largest entries of `key_TE` per token, restricted to the experts of the
  * `topGroups` best groups when a limit is given (ties to the lower index, groups and experts alike). Not
- * differentiable: routers gather their combine weights from the scores with these indices.
+ * differentiable: routers gather their combine weights from the scores with these indices. Written with
+ * `topk`, `sum` and `where`: the fused `routerTopK` (its `groupLimit`) selects the same experts in one kernel
+ * and serves `sigmoidRouting` and `topKRouting`'s `'before-topk'` path; this one selects on any key (the
+ * logits of `'after-topk'`) and is their reference.
  */
 export function groupLimitedTopK(key_TE: Tensor, k: number, limit?: Required<GroupLimit>): Tensor {
   return noGrad(() =>

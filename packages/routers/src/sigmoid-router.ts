@@ -12,21 +12,17 @@ import {
   Parameter,
 } from '@switchyard/nn';
 import {
-  add,
   cast,
-  div,
   type Generator,
   matmul,
   mul,
-  noGrad,
+  routerTopK,
   sigmoid,
-  sum,
   type Tensor,
-  takeAlongAxis,
   tidy,
   zeros,
 } from '@switchyard/tensor';
-import { type GroupLimit, groupLimitedTopK, resolveGroupLimit } from './group-limit.js';
+import { type GroupLimit, resolveGroupLimit } from './group-limit.js';
 import { Router } from './router.js';
 import { checkTokens, checkTopK } from './router-checks.js';
 import type { Routing } from './routing.js';
@@ -62,7 +58,9 @@ export interface SigmoidRoutingOptions {
 
 /**
  * The routing computation of `SigmoidRouter` as a pure function of the tokens, the gate weight and the
- * selection bias [E]. Differentiable in x and w through the combine weights; the bias gets no gradient.
+ * selection bias [E], on the fused `routerTopK` (sigmoid scores, selection by s + b, the group limit):
+ * the same experts as `groupLimitedTopK(s + b, K, groupLimit)` and the same weights as gathering s at them.
+ * Differentiable in x and w through the combine weights; the bias gets no gradient.
  */
 export function sigmoidRouting(
   x_TD: Tensor,
@@ -72,14 +70,21 @@ export function sigmoidRouting(
 ): Routing {
   return tidy(() => {
     const logits_TE = matmul(cast(x_TD, 'f32'), cast(w_DE, 'f32'));
-    const s_TE = sigmoid(logits_TE);
-    // The bias steers selection only: the combine weights are gathered from s, never from s + b.
-    const key_TE = noGrad(() => add(s_TE, cast(bias_E, 'f32')));
-    const expert_TK = groupLimitedTopK(key_TE, options.topK, options.groupLimit);
-    let weight_TK = takeAlongAxis(s_TE, expert_TK, -1);
-    if (options.normalize ?? true) weight_TK = div(weight_TK, sum(weight_TK, -1, true));
-    if ((options.scale ?? 1) !== 1) weight_TK = mul(weight_TK, options.scale ?? 1);
-    return tokenChoiceRouting({ logits_TE, probs_TE: s_TE, expert_TK, weight_TK });
+    // The bias steers selection only: the combine weights are the chosen s, never s + b.
+    const chosen = routerTopK(logits_TE, options.topK, {
+      score: 'sigmoid',
+      normalize: options.normalize ?? true,
+      bias: bias_E,
+      ...(options.groupLimit ? { groupLimit: options.groupLimit } : {}),
+    });
+    const scale = options.scale ?? 1;
+    const weight_TK = scale === 1 ? chosen.weights : mul(chosen.weights, scale);
+    return tokenChoiceRouting({
+      logits_TE,
+      probs_TE: sigmoid(logits_TE),
+      expert_TK: chosen.indices,
+      weight_TK,
+    });
   });
 }
 

@@ -14,13 +14,11 @@ import {
 } from '@switchyard/nn';
 import {
   cast,
-  div,
   type Generator,
   matmul,
   mul,
   routerTopK,
   softmax,
-  sum,
   type Tensor,
   takeAlongAxis,
   tidy,
@@ -92,15 +90,15 @@ export function topKRouting(x_TD: Tensor, w_DE: Tensor, options: TopKRoutingOpti
     if (options.softmax === 'after-topk') {
       expert_TK = groupLimitedTopK(logits_TE, k, options.groupLimit);
       weight_TK = softmax(takeAlongAxis(logits_TE, expert_TK, -1), -1);
-    } else if (!options.groupLimit || options.groupLimit.topGroups === options.groupLimit.groups) {
-      // The fused selection (one pass a token): the same experts and weights as topk over probs_TE.
-      const fused = routerTopK(logits_TE, k, { normalize: options.normalize ?? false });
+    } else {
+      // The fused selection (one pass a token): the same experts and weights as `groupLimitedTopK` over
+      // probs_TE and gathering probs_TE at them.
+      const fused = routerTopK(logits_TE, k, {
+        normalize: options.normalize ?? false,
+        ...(options.groupLimit ? { groupLimit: options.groupLimit } : {}),
+      });
       expert_TK = fused.indices;
       weight_TK = fused.weights;
-    } else {
-      expert_TK = groupLimitedTopK(probs_TE, k, options.groupLimit);
-      weight_TK = takeAlongAxis(probs_TE, expert_TK, -1);
-      if (options.normalize) weight_TK = div(weight_TK, sum(weight_TK, -1, true));
     }
     if ((options.scale ?? 1) !== 1) weight_TK = mul(weight_TK, options.scale ?? 1);
     return tokenChoiceRouting({ logits_TE, probs_TE, expert_TK, weight_TK });

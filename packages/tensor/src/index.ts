@@ -146,6 +146,8 @@ export { bincount, type CumsumOptions, cumsum } from './ops/scan.js';
 export {
   argsort,
   bucketSort,
+  type RouterGroupLimit,
+  type RouterTopKOptions,
   type RouterTopKResult,
   routerTopK,
   sort,

@@ -61,12 +61,22 @@ export interface PrimitiveAttrs {
   /** Indices (i32) of the k largest (or smallest) entries along the last axis, ties by lower index. */
   topk: { k: number; largest: boolean };
   /**
-   * The fused router top-k over logits [T, E]: scores p = softmax (or sigmoid) over E, the K best scores of
-   * each row (ties to the lower index, like `topk`), their scores optionally divided by their sum. One f32
-   * output [T, 2K]: the K weights, then the K expert indices (exact in f32 for E < 2^24). Differentiable in
-   * the logits through the weights.
+   * The fused router top-k over logits [T, E]: scores p = softmax (or sigmoid) over E, selection keys
+   * p + b when `bias` (a second input b [E], f32; selection only), the K best keys of each row (ties to the
+   * lower index, like `topk`) among the experts of the `topGroups` best of `groups` contiguous groups (a
+   * group's score: the f32 sum of its `groupScoreTopN` best keys, best first; `topGroups` = `groups` = 1 is
+   * no limit), and their scores p optionally divided by their sum. One f32 output [T, 2K]: the K weights,
+   * then the K expert indices (exact in f32 for E < 2^24). Differentiable in the logits through the weights.
    */
-  routerTopK: { k: number; score: 'softmax' | 'sigmoid'; normalize: boolean };
+  routerTopK: {
+    k: number;
+    score: 'softmax' | 'sigmoid';
+    normalize: boolean;
+    bias: boolean;
+    groups: number;
+    topGroups: number;
+    groupScoreTopN: number;
+  };
   /** Stable argsort along the last axis, as i32. */
   argsort: { descending: boolean };
   /**

@@ -203,9 +203,10 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     ];
   },
   topk: notDifferentiable('topk'),
-  routerTopK: (g, [logits], y, { k, score, normalize }) => {
+  routerTopK: (g, [logits], y, { k, score, normalize, bias }) => {
     // Scores recomputed; the weight cotangent goes through the normalisation, onto the chosen experts, then
-    // back through the softmax (or sigmoid).
+    // back through the softmax (or sigmoid). The selection bias and the group limit only choose the experts
+    // (read from y): the bias gets no gradient.
     const l = logits as Tensor;
     const [t, e] = l.shape as [number, number];
     const p = score === 'softmax' ? softmax(l, -1) : ew.sigmoid(l);
@@ -218,8 +219,11 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     }
     const flat = reshape(ew.add(idx, reshape(ew.mul(arange(t), e), [t, 1])), [t * k]);
     const gp = reshape(scatterAdd(reshape(gr, [t * k]), flat, t * e), [t, e]);
-    if (score === 'softmax') return [ew.mul(p, ew.sub(gp, sum(ew.mul(gp, p), -1, true)))];
-    return [ew.mul(gp, ew.mul(p, ew.sub(1, p)))];
+    const gl =
+      score === 'softmax'
+        ? ew.mul(p, ew.sub(gp, sum(ew.mul(gp, p), -1, true)))
+        : ew.mul(gp, ew.mul(p, ew.sub(1, p)));
+    return bias ? [gl, null] : [gl];
   },
   argsort: notDifferentiable('argsort'),
   bucketSort: notDifferentiable('bucketSort'),

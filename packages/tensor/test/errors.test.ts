@@ -30,6 +30,7 @@ import {
   offsetsFromCounts,
   oneHot,
   reshape,
+  routerTopK,
   SwitchyardError,
   scatterAdd,
   setBackend,
@@ -323,6 +324,38 @@ describe('INVALID_ARGUMENT', () => {
     expectError(() => zeros([2, -1]), 'INVALID_ARGUMENT');
     expectError(() => cast(f32([1]), 'f64' as never), 'INVALID_ARGUMENT', 'cast');
     expectError(() => new Generator(-1), 'INVALID_ARGUMENT', 'Generator');
+  });
+
+  it('routerTopK: a bias that is not [E], a group limit that does not fit the experts or k', () => {
+    const logits = f32([3, 8]);
+    const limit = (groups: number, topGroups: number, groupScoreTopN: number) => ({
+      groupLimit: { groups, topGroups, groupScoreTopN },
+    });
+    expect(
+      expectError(() => routerTopK(logits, 2, { bias: f32([6]) }), 'SHAPE_MISMATCH', 'routerTopK').message,
+    ).toBe('[routerTopK] bias must be float [8] for logits [3, 8], got f32 [6]');
+    expectError(() => routerTopK(logits, 2, { bias: zeros([8], 'i32') }), 'DTYPE_MISMATCH', 'routerTopK');
+    expect(
+      expectError(() => routerTopK(logits, 2, limit(3, 1, 1)), 'INVALID_ARGUMENT', 'routerTopK').message,
+    ).toBe('[routerTopK] groupLimit.groups = 3 must divide the 8 experts of logits [3, 8]');
+    expect(
+      expectError(() => routerTopK(logits, 3, limit(4, 1, 1)), 'INVALID_ARGUMENT', 'routerTopK').message,
+    ).toBe(
+      '[routerTopK] k = 3 exceeds the 2 experts of groupLimit.topGroups = 1 groups of 2 for logits [3, 8]',
+    );
+    expectError(() => routerTopK(logits, 2, limit(4, 5, 1)), 'INVALID_ARGUMENT', 'routerTopK');
+    expectError(() => routerTopK(logits, 2, limit(4, 2, 3)), 'INVALID_ARGUMENT', 'routerTopK');
+    expectError(() => routerTopK(logits, 2, limit(4, 2, 0.5)), 'INVALID_ARGUMENT', 'routerTopK');
+  });
+
+  it('routerTopK: the selection bias gets no gradient', () => {
+    const logits = tensor([[0.5, -1, 2, 0]]).requireGrad();
+    const bias = tensor([1, 0, 0, 0]).requireGrad();
+    const { weights, indices } = routerTopK(logits, 2, { score: 'sigmoid', bias });
+    expect(Array.from(indices.dataSync())).toEqual([0, 2]);
+    sum(weights).backward();
+    expect(logits.grad).not.toBeNull();
+    expect(bias.grad).toBeNull();
   });
 
   it('item of a tensor with more than one element', () => {

@@ -59,17 +59,86 @@ export interface RouterTopKResult {
   indices: Tensor;
 }
 
+/** Group-limited selection for `routerTopK` (DeepSeek-V2 device-limited, DeepSeek-V3 node-limited routing). */
+export interface RouterGroupLimit {
+  /** G contiguous groups of E / G experts (expert e is in group ⌊e / (E / G)⌋); G divides E. */
+  groups: number;
+  /** M: only the experts of the M best groups may be chosen, M in [1, G]. */
+  topGroups: number;
+  /** A group's score is the sum of its N best selection keys, N in [1, E / G] (1: the max, V2; 2: V3). */
+  groupScoreTopN: number;
+}
+
+/** Options of `routerTopK`. */
+export interface RouterTopKOptions {
+  /** How logits become scores p. Default `'softmax'`. */
+  score?: 'softmax' | 'sigmoid';
+  /** Divide the K chosen scores by their sum. Default false. */
+  normalize?: boolean;
+  /** A selection bias b [E] (float; no gradient): experts are ranked by p + b, weighted by p. */
+  bias?: Tensor;
+  /** Choose only among the experts of the best groups. */
+  groupLimit?: RouterGroupLimit;
+}
+
+function checkRouterInt(name: string, value: number, low: number, high: number, logits: Tensor): number {
+  if (!Number.isInteger(value) || value < low || value > high) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `${name} = ${value} must be an integer in [${low}, ${high}] for logits ${fmtShape(logits.shape)}`,
+    );
+  }
+  return value;
+}
+
+/** The group attributes of the primitive: `groups` = `topGroups` = 1 when every expert stays eligible. */
+function groupAttrs(logits: Tensor, k: number, limit: RouterGroupLimit | undefined) {
+  const none = { groups: 1, topGroups: 1, groupScoreTopN: 1 };
+  if (limit === undefined) return none;
+  if (limit === null || typeof limit !== 'object') {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `groupLimit must be an object, got ${String(limit)}`,
+    );
+  }
+  const e = logits.shape[1] as number;
+  const groups = checkRouterInt('groupLimit.groups', limit.groups, 1, Math.max(e, 1), logits);
+  if (e % groups !== 0) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `groupLimit.groups = ${groups} must divide the ${e} experts of logits ${fmtShape(logits.shape)}`,
+    );
+  }
+  const per = e / groups;
+  const topGroups = checkRouterInt('groupLimit.topGroups', limit.topGroups, 1, groups, logits);
+  const topN = checkRouterInt('groupLimit.groupScoreTopN', limit.groupScoreTopN, 1, Math.max(per, 1), logits);
+  if (k > topGroups * per) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'routerTopK',
+      `k = ${k} exceeds the ${topGroups * per} experts of groupLimit.topGroups = ${topGroups} groups of ${per} for logits ${fmtShape(logits.shape)}`,
+    );
+  }
+  return topGroups === groups ? none : { groups, topGroups, groupScoreTopN: topN };
+}
+
 /**
  * The fused router selection over logits [T, E] in one pass per token: scores p = softmax(logits) (or
- * sigmoid), the K best per row (ties to the lower expert index, like `topk(p, k)`) and their scores, divided
- * by the sum of the K with `normalize`. The same values as
- * `topk(softmax(logits, -1), k)` (then `values / sum(values)`), in one primitive (`routerTopK`) on every
- * backend; computed in f32. Differentiable in the logits through the weights.
+ * sigmoid), selection keys p + b with a `bias` b [E] (DeepSeek-V3's auxiliary-loss-free balancing bias:
+ * selection only), the K best keys per row (ties to the lower expert index, like `topk`), optionally only
+ * among the experts of the `groupLimit.topGroups` best groups (group score = the sum of the group's
+ * `groupScoreTopN` best keys; ties to the lower group), and their scores p, divided by the sum of the K with
+ * `normalize`. The same experts as `topk(p + b, k)` (or the group-limited selection written with `topk`,
+ * `sum` and `where`), and the same weights as gathering p at them, in one primitive (`routerTopK`) on every
+ * backend; computed in f32. Differentiable in the logits through the weights; the bias gets no gradient.
  */
 export const routerTopK = op(function routerTopK(
   logits: Tensor,
   k: number,
-  options: { score?: 'softmax' | 'sigmoid'; normalize?: boolean } = {},
+  options: RouterTopKOptions = {},
 ): RouterTopKResult {
   checkTensor('routerTopK', logits, 'logits');
   if (logits.rank !== 2 || logits.dtype === 'bool' || logits.dtype === 'i32') {
@@ -80,13 +149,7 @@ export const routerTopK = op(function routerTopK(
     );
   }
   const [t, e] = logits.shape as [number, number];
-  if (!Number.isInteger(k) || k < 0 || k > e) {
-    throw new SwitchyardError(
-      'INVALID_ARGUMENT',
-      'routerTopK',
-      `k = ${k} must be an integer in [0, ${e}] for logits ${fmtShape(logits.shape)}`,
-    );
-  }
+  checkRouterInt('k', k, 0, e, logits);
   const score = options.score ?? 'softmax';
   if (score !== 'softmax' && score !== 'sigmoid') {
     throw new SwitchyardError(
@@ -95,8 +158,28 @@ export const routerTopK = op(function routerTopK(
       `score must be 'softmax' or 'sigmoid', got ${String(score)}`,
     );
   }
-  const attrs = { k, score, normalize: options.normalize ?? false } as const;
-  const packed = apply('routerTopK', [cast(logits, 'f32')], attrs, [t, 2 * k], 'f32');
+  const inputs = [cast(logits, 'f32')];
+  const { bias } = options;
+  if (bias !== undefined) {
+    checkTensor('routerTopK', bias, 'bias');
+    const float = bias.dtype !== 'bool' && bias.dtype !== 'i32';
+    if (bias.rank !== 1 || bias.shape[0] !== e || !float) {
+      throw new SwitchyardError(
+        float ? 'SHAPE_MISMATCH' : 'DTYPE_MISMATCH',
+        'routerTopK',
+        `bias must be float [${e}] for logits ${fmtShape(logits.shape)}, got ${bias.dtype} ${fmtShape(bias.shape)}`,
+      );
+    }
+    inputs.push(cast(bias.detach(), 'f32'));
+  }
+  const attrs = {
+    k,
+    score,
+    normalize: options.normalize ?? false,
+    bias: bias !== undefined,
+    ...groupAttrs(logits, k, options.groupLimit),
+  } as const;
+  const packed = apply('routerTopK', inputs, attrs, [t, 2 * k], 'f32');
   return {
     weights: slice(packed, [0, 0], [t, k]),
     indices: cast(slice(packed, [0, k], [t, k]), 'i32'),

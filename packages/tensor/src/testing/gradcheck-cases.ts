@@ -618,6 +618,18 @@ function registerCases(): void {
       await check((t) => routerTopK(t, 6, { normalize: true }).weights, [x]);
     });
 
+    it('routerTopK weights with a selection bias and a group limit', async () => {
+      const [x] = distinct([[3, 8]], 1222) as [Tensor];
+      const bias = tensor([0.3, -0.2, 0.05, 0.4, -0.35, 0.15, -0.05, 0.25]);
+      for (const score of ['softmax', 'sigmoid'] as const) {
+        const groupLimit = { groups: 4, topGroups: 2, groupScoreTopN: 2 };
+        await check((t) => routerTopK(t, 3, { score, normalize: true, bias, groupLimit }).weights, [x]);
+      }
+      const perExpert = { groups: 8, topGroups: 3, groupScoreTopN: 1 };
+      await check((t) => routerTopK(t, 2, { score: 'sigmoid', bias, groupLimit: perExpert }).weights, [x]);
+      bias.dispose();
+    });
+
     it('sort values, ascending and descending, on the last axis and axis 0', async () => {
       const [x] = distinct([[3, 4]], 1217) as [Tensor];
       await check((t) => sort(t).values, [x]);

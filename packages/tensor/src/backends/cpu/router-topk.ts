@@ -1,4 +1,5 @@
 import type { AnyHostArray } from '../../dtype.js';
+import type { PrimitiveAttrs } from '../../primitives.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 
 /** `a` (at index ai) ranks before `b` (at bi): larger first, NaN before every number, ties to the lower index. */
@@ -9,50 +10,95 @@ function before(a: number, ai: number, b: number, bi: number): boolean {
   return a > b || (a === b && ai < bi);
 }
 
+/** The best of `values[from..to)` not yet `picked`, by the `topk` order; marks and returns it. */
+function pick(values: Float32Array, from: number, to: number, picked: Uint8Array): number {
+  let best = -1;
+  for (let j = from; j < to; j++) {
+    if (!picked[j] && (best < 0 || before(values[j] as number, j, values[best] as number, best))) best = j;
+  }
+  picked[best] = 1;
+  return best;
+}
+
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+/** Scores of one row into `p`: the `softmax` kernel's (max-shifted exponentials summed in float64) or sigmoid. */
+function scoreRow(src: AnyHostArray, base: number, e: number, score: 'softmax' | 'sigmoid', p: Float32Array) {
+  if (score === 'sigmoid') {
+    for (let j = 0; j < e; j++) p[j] = sigmoid(src[base + j] as number);
+    return;
+  }
+  let m = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < e; j++) m = Math.max(m, src[base + j] as number);
+  if (!Number.isFinite(m)) m = 0;
+  let s = 0;
+  for (let j = 0; j < e; j++) {
+    const v = (src[base + j] as number) - m;
+    s += v < -746 ? 0 : Math.exp(v);
+  }
+  for (let j = 0; j < e; j++) {
+    const v = (src[base + j] as number) - m;
+    p[j] = (v < -746 ? 0 : Math.exp(v)) / s;
+  }
+}
+
+/**
+ * Sets the keys of the experts outside the `topGroups` best groups to -inf, as the unfused group-limited
+ * selection masks them: group scores are the float64 sums of each group's `groupScoreTopN` best keys (best
+ * first, as `sum` reduces them), rounded to f32, and groups rank by the `topk` order.
+ */
+function maskGroups(
+  key: Float32Array,
+  { groups, topGroups, groupScoreTopN }: PrimitiveAttrs['routerTopK'],
+  picked: Uint8Array,
+  groupScore: Float32Array,
+  groupPicked: Uint8Array,
+): void {
+  const per = key.length / groups;
+  picked.fill(0);
+  for (let g = 0; g < groups; g++) {
+    let acc = 0;
+    for (let c = 0; c < groupScoreTopN; c++) acc += key[pick(key, g * per, (g + 1) * per, picked)] as number;
+    groupScore[g] = acc;
+  }
+  groupPicked.fill(0);
+  for (let c = 0; c < topGroups; c++) pick(groupScore, 0, groups, groupPicked);
+  for (let g = 0; g < groups; g++) {
+    if (!groupPicked[g]) key.fill(Number.NEGATIVE_INFINITY, g * per, (g + 1) * per);
+  }
+}
 
 /**
  * The fused router top-k (`routerTopK`): per row of logits [T, E], the scores (softmax as the `softmax`
- * kernel computes it: max-shifted exponentials summed in float64, or sigmoid), rounded to f32, then the K
- * best by the `topk` order, written as [T, 2K] (K weights, then K indices as floats).
+ * kernel computes it, or sigmoid), rounded to f32; the selection keys (the scores, plus the bias [E] rounded
+ * to f32 as `add` computes it); the keys of the experts outside the best groups masked to -inf; then the K
+ * best keys by the `topk` order, written as [T, 2K] (their scores, divided by the float64 sum of the K
+ * rounded to f32 with `normalize`, then the K indices as floats).
  */
 export function routerTopKKernel(
-  [x]: readonly KernelInput<AnyHostArray>[],
-  { k, score, normalize }: { k: number; score: 'softmax' | 'sigmoid'; normalize: boolean },
+  [x, b]: readonly KernelInput<AnyHostArray>[],
+  attrs: PrimitiveAttrs['routerTopK'],
   _out: KernelOutput,
 ): AnyHostArray {
+  const { k, score, normalize, groups, topGroups } = attrs;
   const src = (x as KernelInput<AnyHostArray>).data;
+  const bias = attrs.bias ? (b as KernelInput<AnyHostArray>).data : null;
   const [t, e] = (x as KernelInput<AnyHostArray>).shape as [number, number];
   const dst = new Float32Array(t * 2 * k);
   const p = new Float32Array(e);
+  const key = bias || topGroups < groups ? new Float32Array(e) : p;
   const picked = new Uint8Array(e);
+  const groupScore = new Float32Array(groups);
+  const groupPicked = new Uint8Array(groups);
   for (let r = 0; r < t; r++) {
-    const base = r * e;
-    if (score === 'softmax') {
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < e; j++) m = Math.max(m, src[base + j] as number);
-      if (!Number.isFinite(m)) m = 0;
-      let s = 0;
-      for (let j = 0; j < e; j++) {
-        const v = (src[base + j] as number) - m;
-        s += v < -746 ? 0 : Math.exp(v);
-      }
-      for (let j = 0; j < e; j++) {
-        const v = (src[base + j] as number) - m;
-        p[j] = (v < -746 ? 0 : Math.exp(v)) / s;
-      }
-    } else {
-      for (let j = 0; j < e; j++) p[j] = sigmoid(src[base + j] as number);
-    }
+    scoreRow(src, r * e, e, score, p);
+    if (key !== p) for (let j = 0; j < e; j++) key[j] = (p[j] as number) + (bias ? (bias[j] as number) : 0);
+    if (topGroups < groups) maskGroups(key, attrs, picked, groupScore, groupPicked);
     picked.fill(0);
     let total = 0;
     const o = r * 2 * k;
     for (let c = 0; c < k; c++) {
-      let best = -1;
-      for (let j = 0; j < e; j++) {
-        if (!picked[j] && (best < 0 || before(p[j] as number, j, p[best] as number, best))) best = j;
-      }
-      picked[best] = 1;
+      const best = pick(key, 0, e, picked);
       dst[o + c] = p[best] as number;
       dst[o + k + c] = best;
       total += p[best] as number;
