@@ -11,6 +11,13 @@ export type {
 export { createCpuBackend } from './backends/cpu/cpu-backend.js';
 export { type GpuDeviceInfo, requestGpuDevice, SWIFTSHADER_ICD } from './backends/webgpu/device.js';
 export {
+  fileTileCache,
+  localStorageTileCache,
+  memoryTileCache,
+  type TileCache,
+  type TileStorage,
+} from './backends/webgpu/tile-cache.js';
+export {
   createWebGPUBackend,
   type WebGPUBackend,
   type WebGPUBackendOptions,

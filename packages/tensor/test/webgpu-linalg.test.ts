@@ -8,15 +8,19 @@ import {
   linalgKernels,
   matmulCode,
   TILE_CANDIDATES,
-  tileName,
+  type TileConfig,
 } from '../src/backends/webgpu/kernels/linalg.js';
 import {
   clearTunedTiles,
   shapeClass,
+  type TunerSetup,
+  tileCacheKey,
+  tileName,
   tunedTile,
   tuneTile,
 } from '../src/backends/webgpu/kernels/matmul-tuner.js';
 import { GpuRuntime } from '../src/backends/webgpu/runtime.js';
+import { memoryTileCache, type TileCache } from '../src/backends/webgpu/tile-cache.js';
 import { broadcastShapes, sizeOf } from '../src/shape.js';
 
 let info: GpuDeviceInfo;
@@ -34,6 +38,37 @@ afterAll(() => {
   rt?.trim();
   info?.destroy();
 });
+
+/** What the kernels hand the tuner, for an adapter of the given identity. */
+function tunerSetup(adapter: string, cache?: TileCache): TunerSetup {
+  return {
+    device: rt.device,
+    adapter,
+    candidates: TILE_CANDIDATES,
+    fallback: DEFAULT_TILE,
+    code: (c) => matmulCode(c, false, false),
+    ...(cache ? { cache } : {}),
+  };
+}
+
+/** The runtime seen through a proxy that reports `adapter` and records the last dispatch's grid. */
+function gridProxy(adapter: string): { proxy: GpuRuntime; grid: () => readonly (number | undefined)[] } {
+  let grid: readonly (number | undefined)[] = [];
+  const proxy = new Proxy(rt, {
+    get(target, prop) {
+      if (prop === 'adapter') return adapter;
+      if (prop === 'dispatch') {
+        return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
+          grid = d.workgroups;
+          target.dispatch(d);
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { proxy, grid: () => grid };
+}
 
 /** Deterministic values in [-1, 1) from a 32-bit LCG. */
 function lcg(seed: number, n: number): Float32Array {
@@ -383,61 +418,84 @@ describe('webgpu matmul tile candidates', () => {
 
   it('tiny shapes, and a table with tuning off, use the default tile and start no tuning', async () => {
     clearTunedTiles();
-    let grid: readonly (number | undefined)[] = [];
-    const proxy = new Proxy(rt, {
-      get(target, prop) {
-        if (prop === 'dispatch') {
-          return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
-            grid = d.workgroups;
-            target.dispatch(d);
-          };
-        }
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    const { proxy, grid } = gridProxy(rt.adapter);
     await checkMatmul([70, 5], [5, 66], false, false, 980, linalgKernels(proxy));
-    expect(grid).toEqual([2, 2, 1]);
+    expect(grid()).toEqual([2, 2, 1]);
     await checkMatmul([130, 70], [70, 129], false, false, 981, linalgKernels(proxy, { tune: false }));
-    expect(grid).toEqual([3, 3, 1]);
-    expect(tunedTile(rt.adapter, 130, 129, 70)).toBeUndefined();
+    expect(grid()).toEqual([3, 3, 1]);
+    expect(tunedTile(tunerSetup(rt.adapter), 130, 129, 70)).toBeUndefined();
   });
 
   it('the tuner times the candidates once per (adapter, shape class) and the kernels then use the winner', async () => {
     clearTunedTiles();
-    const setup = {
-      device: rt.device,
-      adapter: 'test adapter',
-      candidates: TILE_CANDIDATES,
-      fallback: DEFAULT_TILE,
-      code: (c: (typeof TILE_CANDIDATES)[number]) => matmulCode(c, false, false),
-    };
-    expect(tunedTile('test adapter', 100, 90, 80)).toBeUndefined();
+    const setup = tunerSetup('test adapter');
+    expect(tunedTile(setup, 100, 90, 80)).toBeUndefined();
     const first = tuneTile(setup, 100, 90, 80);
     expect(tuneTile(setup, 101, 91, 81)).toBe(first); // same class: the same pending run
     const winner = await first;
     expect(TILE_CANDIDATES).toContain(winner);
-    expect(tunedTile('test adapter', 120, 70, 100)).toBe(winner);
-    expect(tunedTile('other adapter', 120, 70, 100)).toBeUndefined();
+    expect(tunedTile(setup, 120, 70, 100)).toBe(winner);
+    expect(tunedTile(tunerSetup('other adapter'), 120, 70, 100)).toBeUndefined();
     // The runtime never saw the tuner's buffers.
     expect(rt.inUseBuffers).toBe(0);
     // A table on a runtime of that adapter picks the tuned tile (its dispatch grid shows which).
-    let grid: readonly (number | undefined)[] = [];
-    const proxy = new Proxy(rt, {
-      get(target, prop) {
-        if (prop === 'adapter') return 'test adapter';
-        if (prop === 'dispatch') {
-          return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
-            grid = d.workgroups;
-            target.dispatch(d);
-          };
-        }
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    const { proxy, grid } = gridProxy('test adapter');
     await checkMatmul([100, 80], [80, 90], false, false, 970, linalgKernels(proxy));
-    expect(grid).toEqual([Math.ceil(90 / winner.bn), Math.ceil(100 / winner.bm), 1]);
+    expect(grid()).toEqual([Math.ceil(90 / winner.bn), Math.ceil(100 / winner.bm), 1]);
+    clearTunedTiles();
+  });
+
+  it('the tuner writes its winner to the given cache, under the version, candidate set, adapter and class', async () => {
+    clearTunedTiles();
+    const cache = memoryTileCache();
+    const winner = await tuneTile(tunerSetup('cached adapter', cache), 100, 90, 80);
+    const key = tileCacheKey({ adapter: 'cached adapter', candidates: TILE_CANDIDATES }, 100, 90, 80);
+    expect(key).toMatch(/^switchyard\.matmulTile\.v1\|[0-9a-f]{8}\|cached adapter\|111$/);
+    expect(cache.get(key)).toBe(tileName(winner));
+    // Another candidate set has another key: its entries are never read for this one.
+    const other = tileCacheKey(
+      { adapter: 'cached adapter', candidates: TILE_CANDIDATES.slice(1) },
+      100,
+      90,
+      80,
+    );
+    expect(other).not.toBe(key);
+    clearTunedTiles();
+  });
+
+  it('kernels use a cached tile without tuning, and ignore entries that are not current candidates', async () => {
+    const smallest = TILE_CANDIDATES[0] as TileConfig;
+    const key = tileCacheKey({ adapter: 'test adapter', candidates: TILE_CANDIDATES }, 100, 90, 80);
+    const run = async (cache: TileCache) => {
+      clearTunedTiles();
+      const { proxy, grid } = gridProxy('test adapter');
+      const kernels = linalgKernels(proxy, { tune: false, tileCache: cache });
+      await checkMatmul([100, 80], [80, 90], false, false, 971, kernels);
+      return grid();
+    };
+    const good = memoryTileCache();
+    good.set(key, tileName(smallest));
+    expect(await run(good)).toEqual([Math.ceil(90 / smallest.bn), Math.ceil(100 / smallest.bm), 1]);
+    const defaultGrid = [Math.ceil(90 / DEFAULT_TILE.bn), Math.ceil(100 / DEFAULT_TILE.bm), 1];
+    for (const value of ['garbage', '', '8x8/1x1/k8', `${tileName(smallest)} `]) {
+      const bad = memoryTileCache();
+      bad.set(key, value);
+      expect(await run(bad), value).toEqual(defaultGrid);
+    }
+    const stale = memoryTileCache();
+    stale.set(key.replace('.v1|', '.v0|'), tileName(smallest));
+    const fewer = TILE_CANDIDATES.slice(0, 2);
+    stale.set(tileCacheKey({ adapter: 'test adapter', candidates: fewer }, 100, 90, 80), tileName(smallest));
+    expect(await run(stale)).toEqual(defaultGrid);
+    const throwing: TileCache = {
+      get: () => {
+        throw new Error('unreadable');
+      },
+      set: () => {
+        throw new Error('read-only');
+      },
+    };
+    expect(await run(throwing)).toEqual(defaultGrid);
     clearTunedTiles();
   });
 });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuKernels } from '../src/backends/cpu/kernels.js';
 import { type GpuDeviceInfo, requestGpuDevice } from '../src/backends/webgpu/device.js';
-import { reduceKernels, reducePlan } from '../src/backends/webgpu/kernels/reduce.js';
+import { reduceKernels, reducePlan, SPLIT_CHUNK } from '../src/backends/webgpu/kernels/reduce.js';
 import { GpuRuntime } from '../src/backends/webgpu/runtime.js';
 import type { DType } from '../src/dtype.js';
 import { sizeOf } from '../src/shape.js';
@@ -50,9 +50,9 @@ async function check(shape: number[], axes: number[], fn: 'sum' | 'max' | 'min',
   }
 }
 
-async function checkArg(shape: number[], axis: number, fn: 'max' | 'min') {
+async function checkArg(shape: number[], axis: number, fn: 'max' | 'min', nanAt: number[] = [9]) {
   const x = values(shape.length * 7 + axis, sizeOf(shape), 'f32') as Float32Array;
-  if (x.length > 9) x[9] = Number.NaN;
+  for (const i of nanAt) if (i < x.length) x[i] = Number.NaN;
   const out = { shape: keptShape(shape, [axis]), dtype: 'i32' as const };
   const cpu = cpuKernels.argReduce([{ data: x, shape, dtype: 'f32' }], { fn, axis, keepDims: false }, out);
   const xb = rt.upload(x);
@@ -85,6 +85,24 @@ describe('reducePlan', () => {
     expect(reducePlan([64, 64], [0, 1])).toMatchObject({ kind: 'rows', permute: false, n: 4096, outputs: 1 });
     expect(reducePlan([4, 3, 5], [0, 2])).toMatchObject({ kind: 'lines', permute: true, n: 20 });
     expect(reducePlan([5000, 2], [0])).toMatchObject({ kind: 'rows', permute: true, n: 5000, outputs: 2 });
+  });
+  it('a whole large tensor, or a few very long rows, reduce in two stages of 2048-element chunks', () => {
+    expect(reducePlan([1000, 1000], [0, 1])).toMatchObject({
+      kind: 'split',
+      permute: false,
+      n: 1e6,
+      outputs: 1,
+      chunks: Math.ceil(1e6 / SPLIT_CHUNK),
+    });
+    expect(reducePlan([3, 8300], [1])).toMatchObject({
+      kind: 'split',
+      permute: false,
+      outputs: 3,
+      chunks: 5,
+    });
+    expect(reducePlan([9000, 2], [0])).toMatchObject({ kind: 'split', permute: true, outputs: 2, chunks: 5 });
+    expect(reducePlan([8191], [0])).toMatchObject({ kind: 'rows', chunks: 1 });
+    expect(reducePlan([200, 9000], [1])).toMatchObject({ kind: 'rows' }); // enough rows to fill the device
   });
 });
 
@@ -123,6 +141,12 @@ describe.runIf(available)('webgpu reduce kernels on every plan', () => {
     ], // size-1 reduced axes
     [[4, 0, 3], [1]], // empty reduced extent
     [[200], [0]], // everything
+    [
+      [90, 100],
+      [0, 1],
+    ], // everything, split in two stages (5 chunks, the last one partial)
+    [[3, 8300], [1]], // a few long rows, split
+    [[9000, 2], [0]], // a long leading axis with few outputs: permuted, then split
   ];
   for (const [shape, axes] of cases) {
     for (const fn of ['sum', 'max', 'min'] as const) {
@@ -130,10 +154,18 @@ describe.runIf(available)('webgpu reduce kernels on every plan', () => {
       it(`${fn} of [${shape}] over [${axes}]`, () => check(shape, axes, fn));
     }
   }
-  it('i32 sums and maxima, short rows and leading axes', async () => {
+  it('i32 sums and maxima, short rows and leading axes, and split in two stages', async () => {
     await check([9, 6], [1], 'sum', 'i32');
     await check([9, 6, 4], [0], 'max', 'i32');
+    await check([9000], [0], 'sum', 'i32');
+    await check([9000], [0], 'min', 'i32');
   });
+  for (const fn of ['max', 'min'] as const) {
+    it(`split arg${fn}: the first NaN across chunks, then ties to the lower index across chunks`, async () => {
+      await checkArg([2, 9000], 1, fn, [6000, 12000, 2500]); // row 0: NaNs at 2500 and 6000 (chunks 1 and 2); row 1: at 3000
+      await checkArg([9001], 0, fn, []);
+    });
+  }
   for (const [shape, axis] of [
     [[40, 7], 1],
     [[6, 9, 5], 0],

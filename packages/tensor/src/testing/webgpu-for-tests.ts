@@ -1,10 +1,14 @@
-import { createWebGPUBackend, type WebGPUBackend } from '../backends/webgpu/webgpu-backend.js';
+import {
+  createWebGPUBackend,
+  type WebGPUBackend,
+  type WebGPUBackendOptions,
+} from '../backends/webgpu/webgpu-backend.js';
 
 /**
  * The WebGPU backend for a test file, created once at module load (top-level await; Dawn must not be started
  * inside a test body). Without an adapter it returns null and prints that `what` is skipped, so the skip is
  * visible; with `SWITCHYARD_REQUIRE_WEBGPU=1` (CI) a missing adapter throws instead, so the WebGPU suites cannot
- * silently skip. The caller destroys the backend in `afterAll`.
+ * silently skip. `options` go to `createWebGPUBackend`. The caller destroys the backend in `afterAll`.
  *
  * @example
  * ```ts
@@ -12,9 +16,12 @@ import { createWebGPUBackend, type WebGPUBackend } from '../backends/webgpu/webg
  * describe.runIf(gpu !== null)(`experts on ${gpu?.describe() ?? 'WebGPU (unavailable)'}`, () => { ... });
  * ```
  */
-export async function webgpuForTests(what: string): Promise<WebGPUBackend | null> {
+export async function webgpuForTests(
+  what: string,
+  options: WebGPUBackendOptions = {},
+): Promise<WebGPUBackend | null> {
   try {
-    return await createWebGPUBackend();
+    return await createWebGPUBackend(options);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (process.env.SWITCHYARD_REQUIRE_WEBGPU === '1') {

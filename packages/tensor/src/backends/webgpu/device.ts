@@ -7,6 +7,11 @@ export interface GpuDeviceInfo {
   device: GPUDevice;
   /** Vendor, architecture and description of the adapter, and whether it is the SwiftShader fallback. */
   adapter: string;
+  /**
+   * What tells adapters apart for per-adapter choices (the tuned matmul tiles): vendor, architecture, device
+   * and description (which carries the driver version on Dawn), and the driver where one is exposed.
+   */
+  identity: string;
   /** A software rasteriser (SwiftShader, llvmpipe/lavapipe): correct but far slower than a GPU or the CPU backend. */
   software: boolean;
   /** Optional features found and enabled. */
@@ -24,7 +29,7 @@ const liveInstances = new Set<GPU>();
 const isNode = (): boolean => typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 /** Imports a module without letting bundlers resolve it (the Node-only `webgpu` addon, `node:fs`). */
-async function importOptional<T>(name: string): Promise<T | null> {
+export async function importOptional<T>(name: string): Promise<T | null> {
   try {
     return (await import(/* @vite-ignore */ name)) as T;
   } catch {
@@ -104,9 +109,11 @@ export async function requestGpuDevice(): Promise<GpuDeviceInfo> {
   const info = adapter.info;
   const name =
     [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown adapter';
+  const { driver } = info as GPUAdapterInfo & { driver?: string };
   return {
     device,
     adapter: software ? `${name} (SwiftShader software fallback from ${SWIFTSHADER_ICD})` : name,
+    identity: [info.vendor, info.architecture, info.device, info.description, driver ?? ''].join('/'),
     software: software || /swiftshader|llvmpipe|lavapipe/i.test(name),
     features: {
       shaderF16: has('shader-f16'),

@@ -5,6 +5,7 @@ import { type GpuDeviceInfo, requestGpuDevice } from './device.js';
 import { webgpuKernels } from './kernels.js';
 import { run } from './launch.js';
 import { GpuRuntime } from './runtime.js';
+import type { TileCache } from './tile-cache.js';
 import { Meta, main1d, PRELUDE, storage } from './wgsl.js';
 
 /** The WebGPU backend with the device details and a way to release it. */
@@ -30,6 +31,12 @@ export interface WebGPUBackendOptions {
    * software ones (SwiftShader), where the timings say little and the tuning runs compete for the same CPU.
    */
   tuneMatmul?: boolean;
+  /**
+   * Where the tuned tiles are kept, keyed by the adapter's identity (`info.identity`) and shape class, and
+   * looked up (tuning on or off): `fileTileCache(path)` in Node, `localStorageTileCache()` in browsers, or
+   * your own `TileCache`. Default: an in-memory cache shared by the backends of this process.
+   */
+  tileCache?: TileCache;
 }
 
 /**
@@ -39,8 +46,11 @@ export interface WebGPUBackendOptions {
  */
 export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
   const { destroy, ...info } = await requestGpuDevice();
-  const rt = new GpuRuntime(info.device, info.adapter);
-  const kernels = webgpuKernels(rt, { tune: options.tuneMatmul ?? !info.software });
+  const rt = new GpuRuntime(info.device, info.identity);
+  const kernels = webgpuKernels(rt, {
+    tune: options.tuneMatmul ?? !info.software,
+    ...(options.tileCache ? { tileCache: options.tileCache } : {}),
+  });
   return {
     name: 'webgpu',
     info,

@@ -2,8 +2,9 @@ import { fmtShape, SwitchyardError } from '../../../errors.js';
 import { type Shape, sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import type { GpuRuntime } from '../runtime.js';
+import type { TileCache } from '../tile-cache.js';
 import { broadcastStrides, Meta, PRELUDE, storage } from '../wgsl.js';
-import { TUNE_MIN_FLOPS, tunedTile, tuneTile } from './matmul-tuner.js';
+import { TUNE_MIN_FLOPS, tileName, tunedTile, tuneTile } from './matmul-tuner.js';
 
 /**
  * One tile configuration of the tiled product: a workgroup computes a `bm` x `bn` output tile with
@@ -29,8 +30,6 @@ export const TILE_CANDIDATES: readonly TileConfig[] = [
 ];
 export const DEFAULT_TILE = TILE_CANDIDATES[2] as TileConfig;
 
-export const tileName = (c: TileConfig): string => `${c.bm}x${c.bn}/${c.rm}x${c.rn}/k${c.tk}`;
-
 /** Largest number of batch axes the matmul kernel indexes (after merging contiguous axes). */
 const MAX_BATCH_RANK = 6;
 
@@ -39,6 +38,11 @@ export interface LinalgOptions {
   tile?: TileConfig;
   /** Time the candidates per (adapter, shape class) in the background on first use. Default true. */
   tune?: boolean;
+  /**
+   * Where tuned tiles are kept per (adapter, shape class) and looked up, tuning on or off. Default: an
+   * in-memory cache shared by this process.
+   */
+  tileCache?: TileCache;
 }
 
 /**
@@ -353,11 +357,12 @@ export function linalgKernels(
     candidates: TILE_CANDIDATES,
     fallback: DEFAULT_TILE,
     code: (c: TileConfig) => matmulCode(c, false, false),
+    ...(options.tileCache ? { cache: options.tileCache } : {}),
   };
   /** The tile for an M x K by K x N product: forced, tuned, or the default (tiny shapes; while tuning runs). */
   const tileFor = (m: number, n: number, k: number): TileConfig => {
     if (options.tile) return options.tile;
-    const done = tunedTile(rt.adapter, m, n, k);
+    const done = tunedTile(tuner, m, n, k);
     if (done) return done;
     if ((options.tune ?? true) && 2 * m * n * k >= TUNE_MIN_FLOPS) void tuneTile(tuner, m, n, k);
     return DEFAULT_TILE;

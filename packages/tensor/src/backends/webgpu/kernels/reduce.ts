@@ -11,26 +11,43 @@ export const SHORT_ROW = 64;
 /** Lines (reduced extent with a stride) at most this long, or this many of them, are folded one per thread. */
 const LINE_MAX = 1024;
 const LINE_MIN_OUTPUTS = 1024;
+/** Elements of a row one workgroup folds in the first stage of a split reduction (32 a thread). */
+export const SPLIT_CHUNK = 2048;
+/** Rows at least this long are split when there are fewer than SPLIT_MAX_OUTPUTS of them. */
+const SPLIT_MIN_ROW = 4 * SPLIT_CHUNK;
+const SPLIT_MAX_OUTPUTS = 128;
 
 /**
  * How a reduction over `axes` runs. `lines`: one thread per output folding `n` values `inner` apart, for short
  * rows and for reductions over leading or middle axes (read in place, coalesced across threads). `rows`: one
- * 64-thread workgroup per row, for long rows. `permute`: the reduced axes are first moved last (a GPU copy),
+ * 64-thread workgroup per row, for long rows. `split`: few very long rows (a whole large tensor to a scalar)
+ * in two stages: one workgroup per `SPLIT_CHUNK` of a row writes a partial result ([outputs, chunks]), then one
+ * workgroup per row combines its partials. `permute`: the reduced axes are first moved last (a GPU copy),
  * needed when they are not one contiguous block, or when a long block over leading axes has few outputs.
  */
 export function reducePlan(
   shape: readonly number[],
   axes: readonly number[],
-): { kind: 'lines' | 'rows'; permute: boolean; n: number; inner: number; outputs: number } {
+): {
+  kind: 'lines' | 'rows' | 'split';
+  permute: boolean;
+  n: number;
+  inner: number;
+  outputs: number;
+  chunks: number;
+} {
   const n = sizeOf(axes.map((a) => shape[a] as number));
   const outputs = sizeOf(shape.filter((_, i) => !axes.includes(i)));
   const contiguous = axes.every((a, i) => i === 0 || a === (axes[i - 1] as number) + 1);
   const inner = contiguous ? sizeOf(shape.slice((axes.at(-1) ?? shape.length - 1) + 1)) : 1;
   if (contiguous && inner > 1 && (n <= LINE_MAX || outputs >= LINE_MIN_OUTPUTS)) {
-    return { kind: 'lines', permute: false, n, inner, outputs };
+    return { kind: 'lines', permute: false, n, inner, outputs, chunks: 1 };
   }
   const permute = !contiguous || inner > 1;
-  return { kind: n <= SHORT_ROW ? 'lines' : 'rows', permute, n, inner: 1, outputs };
+  if (n >= SPLIT_MIN_ROW && outputs < SPLIT_MAX_OUTPUTS) {
+    return { kind: 'split', permute, n, inner: 1, outputs, chunks: Math.ceil(n / SPLIT_CHUNK) };
+  }
+  return { kind: n <= SHORT_ROW ? 'lines' : 'rows', permute, n, inner: 1, outputs, chunks: 1 };
 }
 
 /** Moves the reduced axes last (a GPU permutation when they are not already trailing): rows x inner. */
@@ -70,6 +87,22 @@ fn wins(o: ${t}, oi: u32, m: ${t}, mi: u32) -> bool {
 `;
 }
 
+/** The workgroup tree of (value, index) pairs of max/min: the better pair of each two moves down, invalid indices never win. */
+const PAIR_TREE = `  vals[lid.x] = acc;
+  idxs[lid.x] = at;
+  workgroupBarrier();
+  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) {
+      let oi = idxs[lid.x + s];
+      let mi = idxs[lid.x];
+      if (oi != 0xffffffffu && (mi == 0xffffffffu || wins(vals[lid.x + s], oi, vals[lid.x], mi))) {
+        vals[lid.x] = vals[lid.x + s];
+        idxs[lid.x] = oi;
+      }
+    }
+    workgroupBarrier();
+  }`;
+
 /**
  * One workgroup per row: each thread folds a strided slice of the row, then a tree in workgroup memory.
  * max/min (and their arg versions) keep (value, index) pairs with the CPU order: a NaN beats every number
@@ -107,20 +140,91 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let v = xs[base + j];
     if (wins(v, j, acc, at)) { acc = v; at = j; }
   }
+${PAIR_TREE}
+  if (lid.x == 0u && valid) { ys[row] = ${arg ? 'i32(idxs[0])' : 'vals[0]'}; }
+}
+`;
+}
+
+/**
+ * Stage 1 of a split reduction, one workgroup per chunk of a row viewed as [outputs, n] (slots 0 outputs x
+ * chunks, 1 n, 2 chunks): the `rowReduceCode` fold over the chunk's `SPLIT_CHUNK` elements, written to
+ * ys [outputs, chunks]; max/min also write the winner's index in its row to yi, so the second stage keeps
+ * the CPU's order (the first NaN, otherwise ties to the lower index).
+ */
+function splitPartialCode(t: string, fn: 'sum' | 'max' | 'min'): string {
+  const pairs = fn !== 'sum';
+  const bindings = `@group(0) @binding(1) var<storage, read> xs: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> ys: array<${t}>;${
+    pairs ? '\n@group(0) @binding(3) var<storage, read_write> yi: array<u32>;' : ''
+  }`;
+  const head = `${PRELUDE}${bindings}${winsCode(t, fn)}
+var<workgroup> vals: array<${t}, ${ROW_THREADS}>;
+var<workgroup> idxs: array<u32, ${ROW_THREADS}>;
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let part = wid.y * nwg.x + wid.x;
+  let valid = part < u(0u);
+  let n = u(1u);
+  let row = part / u(2u);
+  let first = (part % u(2u)) * ${SPLIT_CHUNK}u;
+  let end = select(first, min(n, first + ${SPLIT_CHUNK}u), valid);
+  let base = select(0u, row * n, valid);`;
+  if (!pairs) {
+    return `${head}
+  var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
+  for (var j = first + lid.x; j < end; j += ${ROW_THREADS}u) { acc = acc + xs[base + j]; }
   vals[lid.x] = acc;
-  idxs[lid.x] = at;
   workgroupBarrier();
   for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid.x < s) {
-      let oi = idxs[lid.x + s];
-      let mi = idxs[lid.x];
-      if (oi != 0xffffffffu && (mi == 0xffffffffu || wins(vals[lid.x + s], oi, vals[lid.x], mi))) {
-        vals[lid.x] = vals[lid.x + s];
-        idxs[lid.x] = oi;
-      }
-    }
+    if (lid.x < s) { vals[lid.x] = vals[lid.x] + vals[lid.x + s]; }
     workgroupBarrier();
   }
+  if (lid.x == 0u && valid) { ys[part] = vals[0]; }
+}
+`;
+  }
+  return `${head}
+  var acc = xs[base + min(first + lid.x, max(end, first + 1u) - 1u)];
+  var at = select(0xffffffffu, first + lid.x, first + lid.x < end);
+  for (var j = first + lid.x + ${ROW_THREADS}u; j < end; j += ${ROW_THREADS}u) {
+    let v = xs[base + j];
+    if (wins(v, j, acc, at)) { acc = v; at = j; }
+  }
+${PAIR_TREE}
+  if (lid.x == 0u && valid) { ys[part] = vals[0]; yi[part] = idxs[0]; }
+}
+`;
+}
+
+/**
+ * Stage 2 of a split max/min, one workgroup per row of partials [outputs, chunks] (slots 0 outputs, 1 chunks):
+ * folds the (value, index) pairs in the CPU's order and writes the value, or the index for arg reductions.
+ * (A split sum's second stage is `rowReduceCode` over the partial sums.)
+ */
+function splitCombineCode(t: string, fn: 'max' | 'min', arg: boolean): string {
+  return `${PRELUDE}@group(0) @binding(1) var<storage, read> ps: array<${t}>;
+@group(0) @binding(2) var<storage, read> pi: array<u32>;
+@group(0) @binding(3) var<storage, read_write> ys: array<${arg ? 'i32' : t}>;${winsCode(t, fn)}
+var<workgroup> vals: array<${t}, ${ROW_THREADS}>;
+var<workgroup> idxs: array<u32, ${ROW_THREADS}>;
+@compute @workgroup_size(${ROW_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = wid.y * nwg.x + wid.x;
+  let valid = row < u(0u);
+  let c = select(0u, u(1u), valid);
+  let base = row * c;
+  var acc = ps[base + min(lid.x, max(c, 1u) - 1u)];
+  var at = 0xffffffffu;
+  if (lid.x < c) { at = pi[base + lid.x]; }
+  for (var j = lid.x + ${ROW_THREADS}u; j < c; j += ${ROW_THREADS}u) {
+    let v = ps[base + j];
+    let vi = pi[base + j];
+    if (wins(v, vi, acc, at)) { acc = v; at = vi; }
+  }
+${PAIR_TREE}
   if (lid.x == 0u && valid) { ys[row] = ${arg ? 'i32(idxs[0])' : 'vals[0]'}; }
 }
 `;
@@ -164,6 +268,30 @@ const SOFTMAX = (log: boolean) => `  var m = -3.4028234663852886e38;
 export function reduceKernels(
   rt: GpuRuntime,
 ): Pick<KernelTable<GPUBuffer>, 'reduce' | 'argReduce' | 'softmax' | 'logSoftmax' | 'cumsum'> {
+  /** The two stages of a `split` plan: partials [outputs, chunks] (and their indices), then one per row. */
+  const splitReduce = (
+    data: GPUBuffer,
+    result: GPUBuffer,
+    plan: ReturnType<typeof reducePlan>,
+    t: string,
+    fn: 'sum' | 'max' | 'min',
+    arg: boolean,
+  ) => {
+    const parts = plan.outputs * plan.chunks;
+    const partial = rt.alloc(parts * 4);
+    const meta = new Meta().u32(1, plan.n).u32(2, plan.chunks);
+    const combine = new Meta().u32(1, plan.chunks);
+    if (fn === 'sum') {
+      runRows(rt, splitPartialCode(t, fn), meta, [data, partial], parts);
+      runRows(rt, rowReduceCode(t, 'sum', false), combine, [partial, result], plan.outputs);
+    } else {
+      const partialAt = rt.alloc(parts * 4);
+      runRows(rt, splitPartialCode(t, fn), meta, [data, partial, partialAt], parts);
+      runRows(rt, splitCombineCode(t, fn, arg), combine, [partial, partialAt, result], plan.outputs);
+      rt.free(partialAt);
+    }
+    rt.free(partial);
+  };
   const rowReduce = (
     x: KernelInput<GPUBuffer>,
     axes: readonly number[],
@@ -185,6 +313,7 @@ export function reduceKernels(
     const { data, temporary } = plan.permute ? asRows(rt, x, axes) : { data: x.data, temporary: false };
     const result = rt.alloc(plan.outputs * 4);
     if (plan.n === 0) rt.clear(result);
+    else if (plan.kind === 'split') splitReduce(data, result, plan, t, fn, arg);
     else runRows(rt, rowReduceCode(t, fn, arg), new Meta().u32(1, plan.n), [data, result], plan.outputs);
     if (temporary) rt.free(data);
     return result;
