@@ -4,7 +4,7 @@ import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { type BroadcastPlan, broadcastPlan, nextRow } from './broadcast.js';
 import { VECTOR_BINARY, VECTOR_UNARY, type VectorBinaryFn, type VectorUnaryFn } from './vector-module.js';
-import { wasmVector } from './wasm-vector.js';
+import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -162,9 +162,6 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
       return;
   }
 }
-
-/** Below this many elements the WebAssembly kernels' copies in and out cost more than they save. */
-const WASM_MIN = 1024;
 
 export function unaryKernel([x]: readonly In[], { fn }: { fn: UnaryFn }, out: KernelOutput): AnyHostArray {
   const src = (x as In).data;

@@ -1,6 +1,7 @@
 import { type AnyHostArray, hostArray } from '../../dtype.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
+import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -27,6 +28,10 @@ export function scatterAddKernel(
   const width = sizeOf(out.shape.slice(1));
   const dst = hostArray(out.dtype, rows * width);
   const s = (src as In).data;
+  const wasm = s.length >= WASM_MIN ? wasmVector() : null;
+  if (wasm && s instanceof Float32Array && dst instanceof Float32Array && ids instanceof Int32Array) {
+    if (wasm.scatterAdd(dst, s, ids, rows, width)) return dst;
+  }
   for (let i = 0; i < ids.length; i++) {
     const r = ids[i] as number;
     if (r < 0 || r >= rows) continue;

@@ -2,7 +2,9 @@
 // the shared memory (wasm-vector.ts copies operands in and results out). All addresses are in bytes.
 //   unary `exp`, `silu`, `sigmoid` (src, dst, n4): n4 vectors of four floats;
 //   binary `<op><mode>` (a, b, d, rows, n4) for op add/sub/mul/div and mode vv/vs/sv: `rows` rows of n4
-//   vectors; a vector operand advances 16 bytes a vector, a scalar operand (`s`) one float a row, splatted.
+//   vectors; a vector operand advances 16 bytes a vector, a scalar operand (`s`) one float a row, splatted;
+//   `scatterAdd` (dst, src, ids, n, rows, n4): dst row ids[i] += src row i for i < n, rows of n4 vectors,
+//   skipping ids outside [0, rows).
 
 import { encodeModule, FunctionBody, type FunctionDef, I32, V128, type VectorOp } from './wasm-encoder.js';
 
@@ -111,6 +113,29 @@ function binary(fn: VectorBinaryFn, mode: VectorMode): FunctionBody {
   return f;
 }
 
+/** `scatterAdd(dst, src, ids, n, rows, n4)`, n >= 1 and n4 >= 1. */
+function scatterAdd(): FunctionBody {
+  const [dst, src, ids, n, rows, n4] = [0, 1, 2, 3, 4, 5];
+  const f = new FunctionBody(6);
+  const [rowBytes, d, s, j] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  f.get(n4).i32(16).mul().set(rowBytes);
+  f.loop(); // source rows
+  f.get(ids).i32Load(0).set(d);
+  f.get(d, rows).ltU().if();
+  f.get(dst, d, rowBytes).mul().add().set(d);
+  f.get(src).set(s);
+  f.get(n4).set(j);
+  f.loop(); // vectors of the row
+  f.get(d, d).v128Load(0).get(s).v128Load(0).f32x4Add().v128Store(0);
+  f.bump(d, 16).bump(s, 16).bump(j, -1);
+  f.get(j).brIf(0).end();
+  f.end();
+  f.get(src, rowBytes).add().set(src);
+  f.bump(ids, 4).bump(n, -1);
+  f.get(n).brIf(0).end();
+  return f;
+}
+
 /** The module's bytes: it imports `env.memory` and exports the unary and binary kernels by name. */
 export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
   const unaries: FunctionDef[] = VECTOR_UNARY.map((fn) => ({
@@ -125,5 +150,10 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
       export: `${fn}${mode}`,
     })),
   );
-  return encodeModule([...unaries, ...binaries]);
+  const scatter: FunctionDef = {
+    params: [I32, I32, I32, I32, I32, I32],
+    body: scatterAdd(),
+    export: 'scatterAdd',
+  };
+  return encodeModule([...unaries, ...binaries, scatter]);
 }

@@ -191,6 +191,11 @@ export class FunctionBody {
     return this.emit(0x0d, ...uleb(depth));
   }
 
+  /** i32.load at address + offset (bytes). */
+  i32Load(offset: number): this {
+    return this.emit(0x28, 2, ...uleb(offset));
+  }
+
   /** f32.load at address + offset (bytes). */
   f32Load(offset: number): this {
     return this.emit(0x2a, 2, ...uleb(offset));

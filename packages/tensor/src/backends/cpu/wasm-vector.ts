@@ -13,6 +13,9 @@ import {
 } from './vector-module.js';
 import { wasmHeap, wasmMemory } from './wasm-memory.js';
 
+/** Below this many elements the copies in and out cost more than the kernels save: callers keep to JavaScript. */
+export const WASM_MIN = 1024;
+
 /** Floats of one operand staged at once (64 KiB). */
 const CHUNK = 16384;
 
@@ -33,6 +36,9 @@ export interface BinaryRows {
   bStride: 0 | 1;
 }
 
+/** Largest scatter-add output kept whole in the shared memory (16 MiB): memory never shrinks once grown. */
+const SCATTER_MAX_FLOATS = 1 << 22;
+
 /** The compiled vector-math module; get it from `wasmVector()`. */
 export class WasmVector {
   constructor(private readonly kernels: Record<string, Kernel>) {}
@@ -47,6 +53,29 @@ export class WasmVector {
       kernel(0, CHUNK * 4, Math.ceil(len / 4));
       dst.set(heap.subarray(CHUNK, CHUNK + len), i);
     }
+  }
+
+  /**
+   * `dst[ids[i]] += src[i]` row by row, rows of `width` floats (a multiple of 4), ids outside [0, rows)
+   * skipped. False, with nothing written, where dst would not fit the shared memory's budget.
+   */
+  scatterAdd(dst: Float32Array, src: Float32Array, ids: Int32Array, rows: number, width: number): boolean {
+    const total = rows * width;
+    if (total > SCATTER_MAX_FLOATS || width % 4 !== 0 || width === 0) return false;
+    const perChunk = Math.max(1, Math.floor(CHUNK / width));
+    const [idsAt, srcAt] = [total, total + perChunk];
+    const heap = wasmHeap(srcAt + perChunk * width);
+    const kernel = this.kernels.scatterAdd as Kernel;
+    heap.fill(0, 0, total);
+    const heapIds = new Int32Array(heap.buffer, idsAt * 4, perChunk);
+    for (let i = 0; i < ids.length; i += perChunk) {
+      const n = Math.min(perChunk, ids.length - i);
+      heapIds.set(ids.subarray(i, i + n));
+      heap.set(src.subarray(i * width, (i + n) * width), srcAt);
+      kernel(0, srcAt * 4, idsAt * 4, n, rows, width / 4);
+    }
+    dst.set(heap.subarray(0, total));
+    return true;
   }
 
   /** Every row of `job`; at least one operand has stride 1. */
@@ -144,7 +173,11 @@ export function wasmVector(): WasmVector | null {
   }
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmMemory() } });
   const exports = instance.exports as unknown as Record<string, Kernel>;
-  const names = [...VECTOR_UNARY, ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`))];
+  const names = [
+    ...VECTOR_UNARY,
+    ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`)),
+    'scatterAdd',
+  ];
   compiled = new WasmVector(Object.fromEntries(names.map((name) => [name, exports[name] as Kernel])));
   return compiled;
 }
