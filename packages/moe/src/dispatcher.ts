@@ -12,6 +12,14 @@ export interface DispatchMeta {
   readonly weight_A: Tensor;
   readonly numTokens: number;
   readonly numRows: number;
+  /**
+   * With `weight_R`, set when every routed row holds exactly one assignment (dropless, unpadded): each row's
+   * token [R], i32, so `combine` scales and adds the rows where they are instead of gathering them back into
+   * assignment order first.
+   */
+  readonly token_R?: Tensor;
+  /** Each row's combine weight [R] (differentiable); set with `token_R`. */
+  readonly weight_R?: Tensor;
 }
 
 export interface DispatchResult {

@@ -147,37 +147,45 @@ export class LocalDispatcher implements Dispatcher {
         const byWeight = argsort(weight_A, { descending: true });
         order_A = gather(byWeight, bucketSort(gather(expert_A, byWeight), e));
       } else order_A = bucketSort(expert_A, e);
-      const sortedExpert_A = gather(expert_A, order_A);
       const routed_E = bincount(expert_A, e);
+      const sortedToken_A = gather(token_A, order_A);
+      if (c === undefined) {
+        // Dropless: sorted assignment r is row r, so the rows are the sorted tokens and nothing is padded.
+        const row_A = scatterAdd(arange(a), order_A, a);
+        const weight_R = gather(weight_A, order_A);
+        const meta: DispatchMeta = {
+          row_A,
+          token_A,
+          weight_A,
+          numTokens: t,
+          numRows: a,
+          token_R: sortedToken_A,
+          weight_R,
+        };
+        const routed_RD = gather(x_TD, sortedToken_A);
+        return { routed_RD, counts_E: routed_E, routed_E, kept_E: routed_E, meta };
+      }
+      const sortedExpert_A = gather(expert_A, order_A);
       const start_E = cumsum(routed_E, 0, { exclusive: true });
       const rank_A = sub(arange(a), gather(start_E, sortedExpert_A));
+      const kept_E = minimum(routed_E, c);
+      const keep_A = less(rank_A, c);
       let counts_E: Tensor;
-      let kept_E: Tensor;
       let sortedRow_A: Tensor;
       let rows: number;
-      if (c === undefined) {
-        kept_E = routed_E;
-        counts_E = routed_E;
-        sortedRow_A = arange(a);
-        rows = a;
+      if (this.padToCapacity) {
+        rows = e * c;
+        counts_E = full([e], c, 'i32');
+        sortedRow_A = add(mul(sortedExpert_A, c), rank_A);
       } else {
-        kept_E = minimum(routed_E, c);
-        const keep_A = less(rank_A, c);
-        if (this.padToCapacity) {
-          rows = e * c;
-          counts_E = full([e], c, 'i32');
-          sortedRow_A = add(mul(sortedExpert_A, c), rank_A);
-        } else {
-          rows = a;
-          counts_E = kept_E;
-          sortedRow_A = add(gather(cumsum(kept_E, 0, { exclusive: true }), sortedExpert_A), rank_A);
-        }
-        sortedRow_A = where(keep_A, sortedRow_A, rows);
+        rows = a;
+        counts_E = kept_E;
+        sortedRow_A = add(gather(cumsum(kept_E, 0, { exclusive: true }), sortedExpert_A), rank_A);
       }
+      sortedRow_A = where(keep_A, sortedRow_A, rows);
       // Back to assignment order (order_A is a permutation, so each assignment receives exactly one row).
       const row_A = scatterAdd(sortedRow_A, order_A, a);
       // The token each row holds, T (a zero row appended to x) for unused rows.
-      const sortedToken_A = gather(token_A, order_A);
       const holder_R = scatterAdd(add(sortedToken_A, 1), sortedRow_A, rows + 1);
       const token_R = where(less(holder_R, 1), t, sub(holder_R, 1));
       const xPadded = concat([x_TD, zeros([1, d], x_TD.dtype)], 0);
@@ -202,6 +210,10 @@ export class LocalDispatcher implements Dispatcher {
       );
     }
     return tidy(() => {
+      const { token_R, weight_R } = meta;
+      if (token_R && weight_R) {
+        return scatterAdd(mul(y_RD, unsqueeze(cast(weight_R, y_RD.dtype), -1)), token_R, meta.numTokens);
+      }
       const d = y_RD.shape[1] as number;
       const yPadded = concat([y_RD, zeros([1, d], y_RD.dtype)], 0);
       const y_AD = gather(yPadded, meta.row_A);
