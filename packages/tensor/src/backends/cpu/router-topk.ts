@@ -22,23 +22,56 @@ function pick(values: Float32Array, from: number, to: number, picked: Uint8Array
 
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
-/** Scores of one row into `p`: the `softmax` kernel's (max-shifted exponentials summed in float64) or sigmoid. */
-function scoreRow(src: AnyHostArray, base: number, e: number, score: 'softmax' | 'sigmoid', p: Float32Array) {
+/**
+ * Scores of one row into `p`: the `softmax` kernel's (max-shifted exponentials summed in float64, each
+ * exponential computed once into the float64 scratch `e`) or sigmoid.
+ */
+function scoreRow(
+  src: AnyHostArray,
+  base: number,
+  n: number,
+  score: 'softmax' | 'sigmoid',
+  p: Float32Array,
+  e: Float64Array,
+): void {
   if (score === 'sigmoid') {
-    for (let j = 0; j < e; j++) p[j] = sigmoid(src[base + j] as number);
+    for (let j = 0; j < n; j++) p[j] = sigmoid(src[base + j] as number);
     return;
   }
   let m = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < e; j++) m = Math.max(m, src[base + j] as number);
+  for (let j = 0; j < n; j++) m = Math.max(m, src[base + j] as number);
   if (!Number.isFinite(m)) m = 0;
   let s = 0;
-  for (let j = 0; j < e; j++) {
+  for (let j = 0; j < n; j++) {
     const v = (src[base + j] as number) - m;
-    s += v < -746 ? 0 : Math.exp(v);
+    const x = v < -746 ? 0 : Math.exp(v);
+    e[j] = x;
+    s += x;
   }
-  for (let j = 0; j < e; j++) {
-    const v = (src[base + j] as number) - m;
-    p[j] = (v < -746 ? 0 : Math.exp(v)) / s;
+  for (let j = 0; j < n; j++) p[j] = (e[j] as number) / s;
+}
+
+/**
+ * The K best of `key` by the `topk` order, best first, into `top` (indices), in one pass: each key is compared
+ * with the K-th best so far and, when it ranks before it, inserted in place. The order is total (ties go to
+ * the lower index), so this is the K successive best picks.
+ */
+function selectTopK(key: Float32Array, k: number, top: Int32Array): void {
+  let count = 0;
+  for (let j = 0; j < key.length; j++) {
+    const v = key[j] as number;
+    if (count === k) {
+      const last = top[k - 1] as number;
+      if (!before(v, j, key[last] as number, last)) continue;
+    } else count++;
+    let at = count - 1;
+    while (at > 0) {
+      const prev = top[at - 1] as number;
+      if (!before(v, j, key[prev] as number, prev)) break;
+      top[at] = prev;
+      at--;
+    }
+    top[at] = j;
   }
 }
 
@@ -86,19 +119,21 @@ export function routerTopKKernel(
   const [t, e] = (x as KernelInput<AnyHostArray>).shape as [number, number];
   const dst = new Float32Array(t * 2 * k);
   const p = new Float32Array(e);
+  const exps = new Float64Array(e);
   const key = bias || topGroups < groups ? new Float32Array(e) : p;
+  const top = new Int32Array(k);
   const picked = new Uint8Array(e);
   const groupScore = new Float32Array(groups);
   const groupPicked = new Uint8Array(groups);
   for (let r = 0; r < t; r++) {
-    scoreRow(src, r * e, e, score, p);
+    scoreRow(src, r * e, e, score, p, exps);
     if (key !== p) for (let j = 0; j < e; j++) key[j] = (p[j] as number) + (bias ? (bias[j] as number) : 0);
     if (topGroups < groups) maskGroups(key, attrs, picked, groupScore, groupPicked);
-    picked.fill(0);
+    selectTopK(key, k, top);
     let total = 0;
     const o = r * 2 * k;
     for (let c = 0; c < k; c++) {
-      const best = pick(key, 0, e, picked);
+      const best = top[c] as number;
       dst[o + c] = p[best] as number;
       dst[o + k + c] = best;
       total += p[best] as number;
