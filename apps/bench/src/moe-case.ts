@@ -17,18 +17,25 @@ export interface MoECaseSpec {
   shape: MoEShape;
   /** Why the case does not run on a software WebGPU adapter (SwiftShader); absent: it runs there, scaled. */
   softwareGpuSkip?: string;
+  /**
+   * Run the full T on the CPU backends too (see `scaledTokens`), and skip tfjs-backend-cpu there for the
+   * reason given (it would take minutes a case at full T).
+   */
+  fullCpuTokens?: { tfjsCpuSkip: string };
 }
 
 /**
  * The tokens T a MoE case runs with: the full T on a hardware GPU; an eighth on the CPU backends (cpu and
- * wasm share it, so their ratios compare like with like); a 64th on a software GPU (SwiftShader). `--quick`
- * divides by four again. Tokens/s is per token, so the scaled shapes stay comparable; rows record the T used.
+ * wasm share it, so their ratios compare like with like), or the full T there too with `fullOnCpu`; a 64th on
+ * a software GPU (SwiftShader). `--quick` divides by four again. Tokens/s is per token, so the scaled shapes
+ * stay comparable; rows record the T used.
  */
 export function scaledTokens(
   full: number,
   ctx: Pick<CaseContext, 'backend' | 'quick' | 'softwareGpu'>,
+  fullOnCpu = false,
 ): number {
-  const divisor = ctx.backend !== 'webgpu' ? 8 : ctx.softwareGpu ? 64 : 1;
+  const divisor = ctx.backend !== 'webgpu' ? (fullOnCpu ? 1 : 8) : ctx.softwareGpu ? 64 : 1;
   return Math.max(16, Math.floor(full / divisor / (ctx.quick ? 4 : 1)));
 }
 
@@ -136,7 +143,11 @@ export function moeCase(spec: MoECaseSpec): BenchCase {
         if (ctx.quick) return { skip: QUICK_SOFTWARE_GPU_SKIP };
         if (spec.softwareGpuSkip) return { skip: spec.softwareGpuSkip };
       }
-      const s: MoEShape = { ...spec.shape, tokens: scaledTokens(spec.shape.tokens, ctx) };
+      if (spec.fullCpuTokens && ctx.impl === 'tfjs' && ctx.backend === 'cpu') {
+        return { skip: spec.fullCpuTokens.tfjsCpuSkip };
+      }
+      const tokens = scaledTokens(spec.shape.tokens, ctx, spec.fullCpuTokens !== undefined);
+      const s: MoEShape = { ...spec.shape, tokens };
       if (ctx.impl === 'tfjs') return tfjsMeasurable(ctx.tf, s, spec.mode);
       if (ctx.impl === 'ideal') return idealMeasurable(s, spec.mode);
       return switchyardMeasurable(s, spec.mode);

@@ -63,6 +63,24 @@ describe('moeCase', () => {
     expect(scaledTokens(4096, { ...ctx, quick: true, backend: 'cpu' })).toBe(128);
     expect(scaledTokens(4096, { ...ctx, backend: 'webgpu', softwareGpu: true })).toBe(64);
     expect(scaledTokens(1024, { quick: true, softwareGpu: true, backend: 'webgpu' })).toBe(16);
+    expect(scaledTokens(4096, { ...ctx, backend: 'cpu' }, true)).toBe(4096);
+    expect(scaledTokens(4096, { ...ctx, quick: true, backend: 'wasm' }, true)).toBe(1024);
+    expect(scaledTokens(4096, { ...ctx, backend: 'webgpu', softwareGpu: true }, true)).toBe(64);
+  });
+
+  it('with fullCpuTokens, runs the full T on the CPU and skips tfjs-backend-cpu', async () => {
+    const full = moeCase({
+      name: 'moe-full',
+      quick: true,
+      mode: 'fwd',
+      shape: SHAPE,
+      fullCpuTokens: { tfjsCpuSkip: 'too slow' },
+    });
+    const ctx = { quick: false, softwareGpu: false, backend: 'cpu', tf } as const;
+    expect(await full.prepare({ ...ctx, impl: 'tfjs' })).toEqual({ skip: 'too slow' });
+    const ours = (await full.prepare({ ...ctx, impl: 'switchyard' })) as Measurable;
+    expect(ours.shape).toBe('T=128 D=8 F=16 E=4 K=2 S=1');
+    ours.dispose();
   });
 
   it('counts the active FLOPs: backward adds two products per forward product', () => {
