@@ -8,6 +8,7 @@ import { type Shape, sizeOf, stridesOf } from '../../shape.js';
 import type { KernelInput } from '../backend.js';
 import { permute } from './layout.js';
 import { cumsumKernel, logSoftmaxKernel, reduceKernel, softmaxKernel } from './reduce.js';
+import { wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 type Fn = 'sum' | 'max' | 'min';
@@ -168,6 +169,36 @@ describe('softmax and cumsum lines', () => {
       expectSame(logSoftmaxKernel([x], { axis }), logSoft);
     },
   );
+
+  // From 1024 elements, rows along the last axis of at least 4 go to the WebAssembly kernel (wasm-vector.ts):
+  // the same steps with f32 sums and the polynomial exp, so within a few ulp of the definition.
+  it.each([
+    [300, 8],
+    [40, 256],
+    [10, 301],
+    [2, 20_001],
+  ])('softmax of [%i, %i] along the last axis by the WebAssembly kernel: within 8 ulp', (rows, n) => {
+    expect(wasmVector()).not.toBeNull();
+    const x = input([rows, n], 'f32', 9, false);
+    const data = x.data as Float32Array;
+    data.fill(Number.NEGATIVE_INFINITY, 0, n); // a fully masked row gives NaN, as 0 / 0
+    data[n + 1] = Number.NaN; // a NaN poisons its row
+    data[2 * n + 3] = Number.POSITIVE_INFINITY; // as does +Infinity (Infinity / Infinity)
+    for (let i = 3 * n; i < data.length; i += 7) data[i] = -1e30;
+    const got = softmaxKernel([x], { axis: 1 });
+    for (let r = 0; r < rows; r++) {
+      const v = Array.from(data.subarray(r * n, (r + 1) * n));
+      let m = Math.max(...v);
+      if (!Number.isFinite(m)) m = 0;
+      const sum = v.reduce((acc, u) => acc + Math.exp(u - m), 0);
+      v.forEach((u, j) => {
+        const want = Math.fround(Math.exp(u - m) / sum);
+        const g = got[r * n + j] as number;
+        if (Number.isNaN(want) || want === 0) expect(g).toBe(want);
+        else expect(Math.abs(g - want) / want).toBeLessThan(8 * 2 ** -23);
+      });
+    }
+  });
 
   it.each(SHAPES)('cumsum of %j along %i, exclusive and reversed, in f32 and i32', (shape, axis) => {
     for (const dtype of ['f32', 'i32'] as const) {

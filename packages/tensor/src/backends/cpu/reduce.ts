@@ -2,6 +2,7 @@ import { type AnyHostArray, hostArray } from '../../dtype.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { permute } from './layout.js';
+import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -203,6 +204,12 @@ function softmaxLike(x: In, axis: number, log: boolean): Float32Array {
   const n = x.shape[axis] as number;
   const inner = sizeOf(x.shape.slice(axis + 1));
   const outer = sizeOf(x.shape.slice(0, axis));
+  // Rows along the last axis go to the WebAssembly kernel (f32 sums, polynomial exp: within a few ulp).
+  const wasm = !log && inner === 1 && n >= 4 && src.length >= WASM_MIN ? wasmVector() : null;
+  if (wasm && src instanceof Float32Array) {
+    wasm.softmax(src, dst, outer, n);
+    return dst;
+  }
   const e = scratchOf(n);
   for (let o = 0; o < outer; o++) {
     const base = o * n * inner;

@@ -1,6 +1,8 @@
 import type { AnyHostArray } from '../../dtype.js';
 import type { PrimitiveAttrs } from '../../primitives.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
+import { unaryKernel } from './elementwise.js';
+import { softmaxKernel } from './reduce.js';
 
 /** `a` (at index ai) ranks before `b` (at bi): larger first, NaN before every number, ties to the lower index. */
 function before(a: number, ai: number, b: number, bi: number): boolean {
@@ -18,37 +20,6 @@ function pick(values: Float32Array, from: number, to: number, picked: Uint8Array
   }
   picked[best] = 1;
   return best;
-}
-
-const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-
-/**
- * Scores of one row into `p`: the `softmax` kernel's (max-shifted exponentials summed in float64, each
- * exponential computed once into the float64 scratch `e`) or sigmoid.
- */
-function scoreRow(
-  src: AnyHostArray,
-  base: number,
-  n: number,
-  score: 'softmax' | 'sigmoid',
-  p: Float32Array,
-  e: Float64Array,
-): void {
-  if (score === 'sigmoid') {
-    for (let j = 0; j < n; j++) p[j] = sigmoid(src[base + j] as number);
-    return;
-  }
-  let m = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < n; j++) m = Math.max(m, src[base + j] as number);
-  if (!Number.isFinite(m)) m = 0;
-  let s = 0;
-  for (let j = 0; j < n; j++) {
-    const v = (src[base + j] as number) - m;
-    const x = v < -746 ? 0 : Math.exp(v);
-    e[j] = x;
-    s += x;
-  }
-  for (let j = 0; j < n; j++) p[j] = (e[j] as number) / s;
 }
 
 /**
@@ -102,8 +73,8 @@ function maskGroups(
 }
 
 /**
- * The fused router top-k (`routerTopK`): per row of logits [T, E], the scores (softmax as the `softmax`
- * kernel computes it, or sigmoid), rounded to f32; the selection keys (the scores, plus the bias [E] rounded
+ * The fused router top-k (`routerTopK`): per row of logits [T, E], the scores (by the `softmax` or the
+ * `sigmoid` unary kernel); the selection keys (the scores, plus the bias [E] rounded
  * to f32 as `add` computes it); the keys of the experts outside the best groups masked to -inf; then the K
  * best keys by the `topk` order, written as [T, 2K] (their scores, divided by the float64 sum of the K
  * rounded to f32 with `normalize`, then the K indices as floats).
@@ -114,21 +85,30 @@ export function routerTopKKernel(
   _out: KernelOutput,
 ): AnyHostArray {
   const { k, score, normalize, groups, topGroups } = attrs;
-  const src = (x as KernelInput<AnyHostArray>).data;
+  const logits = x as KernelInput<AnyHostArray>;
   const bias = attrs.bias ? (b as KernelInput<AnyHostArray>).data : null;
-  const [t, e] = (x as KernelInput<AnyHostArray>).shape as [number, number];
+  const [t, e] = logits.shape as [number, number];
   const dst = new Float32Array(t * 2 * k);
-  const p = new Float32Array(e);
-  const exps = new Float64Array(e);
-  const key = bias || topGroups < groups ? new Float32Array(e) : p;
+  // Every row's scores by the kernels the unfused ops run, so both select the same experts.
+  const scores = (
+    score === 'softmax'
+      ? softmaxKernel([logits], { axis: 1 })
+      : unaryKernel([logits], { fn: 'sigmoid' }, { shape: [t, e], dtype: 'f32' })
+  ) as Float32Array;
+  const ownKeys = bias !== null || topGroups < groups;
+  const keys = ownKeys ? new Float32Array(e) : scores;
   const top = new Int32Array(k);
   const picked = new Uint8Array(e);
   const groupScore = new Float32Array(groups);
   const groupPicked = new Uint8Array(groups);
   for (let r = 0; r < t; r++) {
-    scoreRow(src, r * e, e, score, p, exps);
-    if (key !== p) for (let j = 0; j < e; j++) key[j] = (p[j] as number) + (bias ? (bias[j] as number) : 0);
-    if (topGroups < groups) maskGroups(key, attrs, picked, groupScore, groupPicked);
+    const p = scores.subarray(r * e, (r + 1) * e);
+    let key = p;
+    if (ownKeys) {
+      key = keys;
+      for (let j = 0; j < e; j++) key[j] = (p[j] as number) + (bias ? (bias[j] as number) : 0);
+      if (topGroups < groups) maskGroups(key, attrs, picked, groupScore, groupPicked);
+    }
     selectTopK(key, k, top);
     let total = 0;
     const o = r * 2 * k;

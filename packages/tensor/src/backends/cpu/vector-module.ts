@@ -4,7 +4,8 @@
 //   binary `<op><mode>` (a, b, d, rows, n4) for op add/sub/mul/div and mode vv/vs/sv: `rows` rows of n4
 //   vectors; a vector operand advances 16 bytes a vector, a scalar operand (`s`) one float a row, splatted;
 //   `scatterAdd` (dst, src, ids, n, rows, n4): dst row ids[i] += src row i for i < n, rows of n4 vectors,
-//   skipping ids outside [0, rows).
+//   skipping ids outside [0, rows);
+//   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity).
 
 import { encodeModule, FunctionBody, type FunctionDef, I32, V128, type VectorOp } from './wasm-encoder.js';
 
@@ -136,6 +137,58 @@ function scatterAdd(): FunctionBody {
   return f;
 }
 
+/** f32 lanes as i8x16.shuffle byte indices, both operands the same vector. */
+function lanePattern(...f32: number[]): number[] {
+  return f32.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+}
+
+/** Replaces the v128 local `v` by its horizontal max or sum in every lane (two shuffles). */
+function horizontal(f: FunctionBody, v: number, op: 'f32x4Max' | 'f32x4Add'): void {
+  for (const pattern of [lanePattern(2, 3, 0, 1), lanePattern(1, 0, 3, 2)]) {
+    f.get(v, v, v).shuffle(pattern).vector(op).set(v);
+  }
+}
+
+/**
+ * `softmax(src, dst, rows, n4)`, rows >= 1 and n4 >= 1, the JavaScript kernel's steps in f32: m = the row max
+ * (0 when not finite), e = exp(x - m), e / Σe. Padding lanes hold -Infinity, so they add 0.
+ */
+function softmax(): FunctionBody {
+  const [src, dst, rows, n4] = [0, 1, 2, 3];
+  const f = new FunctionBody(4);
+  const [i, s, d] = [f.local(I32), f.local(I32), f.local(I32)];
+  const [m, sum, x] = [f.local(V128), f.local(V128), f.local(V128)];
+  const t = { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) };
+  const rowLoop = (body: () => void) => {
+    f.get(src).set(s).get(dst).set(d).get(n4).set(i);
+    f.loop();
+    body();
+    f.bump(s, 16).bump(d, 16).bump(i, -1);
+    f.get(i).brIf(0).end();
+  };
+  f.loop(); // rows
+  f.f32x4Const(Number.NEGATIVE_INFINITY).set(m);
+  rowLoop(() => f.get(m, s).v128Load(0).vector('f32x4Max').set(m));
+  horizontal(f, m, 'f32x4Max');
+  // m - m is 0 exactly when m is finite; otherwise the mask is 0 and so is m.
+  f.get(m, m, m).vector('f32x4Sub').f32x4Const(0).vector('f32x4Eq').vector('v128And').set(m);
+  f.f32x4Const(0).set(sum);
+  rowLoop(() => {
+    f.get(s).v128Load(0).get(m).vector('f32x4Sub').set(x);
+    emitExp(f, x, t);
+    f.set(x);
+    f.get(d, x).v128Store(0);
+    f.get(sum, x).f32x4Add().set(sum);
+  });
+  horizontal(f, sum, 'f32x4Add');
+  rowLoop(() => f.get(d, d).v128Load(0).get(sum).vector('f32x4Div').v128Store(0));
+  f.get(src, n4).i32(16).mul().add().set(src);
+  f.get(dst, n4).i32(16).mul().add().set(dst);
+  f.bump(rows, -1);
+  f.get(rows).brIf(0).end();
+  return f;
+}
+
 /** The module's bytes: it imports `env.memory` and exports the unary and binary kernels by name. */
 export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
   const unaries: FunctionDef[] = VECTOR_UNARY.map((fn) => ({
@@ -155,5 +208,6 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
     body: scatterAdd(),
     export: 'scatterAdd',
   };
-  return encodeModule([...unaries, ...binaries, scatter]);
+  const rows: FunctionDef = { params: [I32, I32, I32, I32], body: softmax(), export: 'softmax' };
+  return encodeModule([...unaries, ...binaries, scatter, rows]);
 }

@@ -53,7 +53,9 @@ const SIMD = {
   store: 0x0b,
   const: 0x0c,
   shuffle: 0x0d,
+  f32x4Eq: 0x41,
   f32x4Ge: 0x46,
+  v128And: 0x4e,
   bitselect: 0x52,
   f32x4Nearest: 0x6a,
   i32x4Shl: 0xab,
@@ -74,7 +76,9 @@ const SIMD = {
 
 /** The element-wise f32x4 and i32x4 instructions that pop their operands and push one vector. */
 export type VectorOp =
+  | 'f32x4Eq'
   | 'f32x4Ge'
+  | 'v128And'
   | 'bitselect'
   | 'f32x4Nearest'
   | 'i32x4Shl'

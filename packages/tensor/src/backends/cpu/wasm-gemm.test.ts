@@ -78,9 +78,10 @@ const SHAPES: [number, number, number][] = [
   [97, 89, 101],
   [1, 300, 257],
   [257, 1, 300],
-  // B read in place (fewer than 32 rows, at most 512 columns) across K blocks, and packed just past the limit.
+  // B read in place (fewer than 256 rows, at most 512 columns) across K blocks, and packed just past the limits.
   [31, 512, 600],
-  [32, 40, 600],
+  [20, 513, 600],
+  [256, 40, 70],
 ];
 const TRANSPOSES: [boolean, boolean][] = [
   [false, false],

@@ -24,7 +24,7 @@ const MC_PANELS = 32;
 const B_FLOATS = 1 << 22;
 const AC_FLOATS = 1 << 22;
 /** Products with fewer rows than this and at most this many columns read B in place (see `run`). */
-const IN_PLACE_MAX_ROWS = 32;
+const IN_PLACE_MAX_ROWS = 256;
 const IN_PLACE_MAX_COLS = 512;
 
 /** The module's exports: `gemm` and the four packing functions, all taking byte addresses. */
@@ -64,9 +64,10 @@ export class WasmGemm {
     const bAt = 0;
     // With few rows of A a packed B is used too little to repay packing it: B's rows are then read in place
     // when they are contiguous (the last panel of a line reads up to NR - 1 floats past it, into columns C
-    // drops). Grouped products of 8 and 16 rows an expert (D = F = 256): 13 -> 19-23 and 21 -> 28-31 GFLOP/s.
-    // With more rows, or wide rows, the packed panels win: rows of B read in place are ldb apart, which for
-    // power-of-two widths maps a sliver onto few cache sets (1024^2: 27 against 43 GFLOP/s packed).
+    // drops). Grouped products at D = F = 256 with 8, 64 and 128 rows an expert: 13 -> 19-23, 34 -> 36-39
+    // and 40 -> 42-45 GFLOP/s; equal at 256 rows. With more rows, or wide rows, the packed panels win: rows of
+    // B read in place are ldb apart, which for power-of-two widths maps a sliver onto few cache sets (1024^2:
+    // 27 against 43 GFLOP/s packed).
     const inPlace = batch.bColStride === 1 && m < IN_PLACE_MAX_ROWS && n <= IN_PLACE_MAX_COLS;
     const aAt = bAt + k * nChunk + NR * (nChunk + 1);
     const cAt = aAt + k * mChunk;

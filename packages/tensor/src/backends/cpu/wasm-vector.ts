@@ -78,6 +78,47 @@ export class WasmVector {
     return true;
   }
 
+  /**
+   * Softmax of each of `rows` contiguous rows of `n` floats (src and dst of rows · n): the row max (0 where
+   * it is not finite), exp(x - max) by the polynomial exp, each divided by the row's f32 sum.
+   */
+  softmax(src: Float32Array, dst: Float32Array, rows: number, n: number): void {
+    const n4 = Math.ceil(n / 4) * 4;
+    if (n4 > CHUNK) {
+      // One row at a time past the chunk size: the rows stay whole.
+      const heap = wasmHeap(2 * n4);
+      for (let r = 0; r < rows; r++) this.#softmaxRows(heap, src, dst, r, 1, n, n4);
+      return;
+    }
+    const perBatch = Math.floor(CHUNK / n4);
+    const heap = wasmHeap(2 * CHUNK);
+    for (let r0 = 0; r0 < rows; r0 += perBatch) {
+      this.#softmaxRows(heap, src, dst, r0, Math.min(perBatch, rows - r0), n, n4);
+    }
+  }
+
+  #softmaxRows(
+    heap: Float32Array,
+    src: Float32Array,
+    dst: Float32Array,
+    r0: number,
+    count: number,
+    n: number,
+    n4: number,
+  ): void {
+    const out = count * n4;
+    if (n === n4) heap.set(src.subarray(r0 * n, (r0 + count) * n), 0);
+    else {
+      for (let i = 0; i < count; i++) {
+        copyRow(heap, i * n4, src, (r0 + i) * n, n);
+        heap.fill(Number.NEGATIVE_INFINITY, i * n4 + n, (i + 1) * n4);
+      }
+    }
+    (this.kernels.softmax as Kernel)(0, out * 4, count, n4 / 4);
+    if (n === n4) dst.set(heap.subarray(out, 2 * out), r0 * n);
+    else for (let i = 0; i < count; i++) copyRow(dst, (r0 + i) * n, heap, out + i * n4, n);
+  }
+
   /** Every row of `job`; at least one operand has stride 1. */
   binary(job: BinaryRows): void {
     const mode: VectorMode = job.aStride === 0 ? 'sv' : job.bStride === 0 ? 'vs' : 'vv';
@@ -177,6 +218,7 @@ export function wasmVector(): WasmVector | null {
     ...VECTOR_UNARY,
     ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`)),
     'scatterAdd',
+    'softmax',
   ];
   compiled = new WasmVector(Object.fromEntries(names.map((name) => [name, exports[name] as Kernel])));
   return compiled;
