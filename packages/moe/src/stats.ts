@@ -8,6 +8,7 @@ import {
   full,
   log,
   max,
+  maximum,
   mean,
   mul,
   neg,
@@ -64,7 +65,8 @@ export function routingStats(routing: Routing, routed_E: Tensor, kept_E: Tensor)
         routing.probs_TE,
         clamp(sum(routing.probs_TE, -1, true), 1e-12, Number.POSITIVE_INFINITY),
       );
-      const plogp = mul(p_TE, log(clamp(p_TE, 1e-30, 1)));
+      // p_TE <= 1 by construction: only zeros need keeping away from log.
+      const plogp = mul(p_TE, log(maximum(p_TE, 1e-30)));
       return {
         tokensPerExpert: routed_E.detach(),
         keptPerExpert: kept_E.detach(),
