@@ -4,7 +4,7 @@
 
 import type { GemmBatch } from './gemm-batch.js';
 import { gemmModuleBytes } from './gemm-module.js';
-import { wasmHeap, wasmMemory } from './wasm-memory.js';
+import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /**
  * Micro-kernel shape. V8 on x64 allocates 15 SIMD registers and schedules a loop iteration's loads before its
@@ -136,30 +136,6 @@ function stage(
   copyLines(heap, at, len, src, off, ld, lines, len);
   heap.fill(0, at + lines * len, at + lines * len + NR * (len + 1));
   return len;
-}
-
-/** Copies `lines` runs of `len` floats from `src` (runs `lds` apart) to `dst` (runs `ldd` apart). */
-function copyLines(
-  dst: Float32Array,
-  dOff: number,
-  ldd: number,
-  src: Float32Array,
-  sOff: number,
-  lds: number,
-  lines: number,
-  len: number,
-): void {
-  if ((ldd === len && lds === len) || lines === 1) {
-    dst.set(src.subarray(sOff, sOff + lines * len), dOff);
-    return;
-  }
-  for (let l = 0; l < lines; l++) {
-    const s = sOff + l * lds;
-    const d = dOff + l * ldd;
-    // A subarray per line costs more than copying a short line element by element.
-    if (len >= 64) dst.set(src.subarray(s, s + len), d);
-    else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
-  }
 }
 
 /**

@@ -20,3 +20,31 @@ export function wasmHeap(floats: number): Float32Array {
   if (view.buffer !== mem.buffer) view = new Float32Array(mem.buffer);
   return view;
 }
+
+/**
+ * Copies `lines` runs of `len` floats from `src` (runs `lds` apart) to `dst` (runs `ldd` apart): one
+ * TypedArray.set when the runs form one block, otherwise run by run, element by element for runs shorter
+ * than 64 floats (a subarray costs more than copying those).
+ */
+export function copyLines(
+  dst: Float32Array,
+  dOff: number,
+  ldd: number,
+  src: Float32Array,
+  sOff: number,
+  lds: number,
+  lines: number,
+  len: number,
+): void {
+  const block = (ldd === len && lds === len) || lines === 1;
+  if (block && lines * len >= 64) {
+    dst.set(src.subarray(sOff, sOff + lines * len), dOff);
+    return;
+  }
+  for (let l = 0; l < lines; l++) {
+    const s = sOff + l * lds;
+    const d = dOff + l * ldd;
+    if (len >= 64) dst.set(src.subarray(s, s + len), d);
+    else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
+  }
+}

@@ -11,7 +11,7 @@ import {
   type VectorUnaryFn,
   vectorModuleBytes,
 } from './vector-module.js';
-import { wasmHeap, wasmMemory } from './wasm-memory.js';
+import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /** Below this many elements the copies in and out cost more than the kernels save: callers keep to JavaScript. */
 export const WASM_MIN = 1024;
@@ -107,16 +107,11 @@ export class WasmVector {
     n4: number,
   ): void {
     const out = count * n4;
-    if (n === n4) heap.set(src.subarray(r0 * n, (r0 + count) * n), 0);
-    else {
-      for (let i = 0; i < count; i++) {
-        copyRow(heap, i * n4, src, (r0 + i) * n, n);
-        heap.fill(Number.NEGATIVE_INFINITY, i * n4 + n, (i + 1) * n4);
-      }
-    }
+    copyLines(heap, 0, n4, src, r0 * n, n, count, n);
+    // Padding lanes hold -Infinity: they add 0 to the sums and never win the max.
+    if (n < n4) for (let i = 0; i < count; i++) heap.fill(Number.NEGATIVE_INFINITY, i * n4 + n, (i + 1) * n4);
     (this.kernels.softmax as Kernel)(0, out * 4, count, n4 / 4);
-    if (n === n4) dst.set(heap.subarray(out, 2 * out), r0 * n);
-    else for (let i = 0; i < count; i++) copyRow(dst, (r0 + i) * n, heap, out + i * n4, n);
+    copyLines(dst, r0 * n, n, heap, out, n4, count, n);
   }
 
   /** Every row of `job`; at least one operand has stride 1. */
@@ -141,15 +136,14 @@ export class WasmVector {
       return;
     }
     const perBatch = Math.floor(CHUNK / row4);
-    const aBlock = job.aStride === 1 && row === row4 && consecutive(job.aOffsets, row);
-    const bBlock = job.bStride === 1 && row === row4 && consecutive(job.bOffsets, row);
+    const aBlock = job.aStride === 1 && consecutive(job.aOffsets, row);
+    const bBlock = job.bStride === 1 && consecutive(job.bOffsets, row);
     for (let r0 = 0; r0 < rows; r0 += perBatch) {
       const n = Math.min(perBatch, rows - r0);
       stageRows(heap, aAt, job.a, job.aOffsets, job.aStride, aBlock, r0, n, row, row4);
       stageRows(heap, bAt, job.b, job.bOffsets, job.bStride, bBlock, r0, n, row, row4);
       kernel(aAt * 4, bAt * 4, dAt * 4, n, row4 / 4);
-      if (row === row4) d.set(heap.subarray(dAt, dAt + n * row), r0 * row);
-      else for (let i = 0; i < n; i++) copyRow(d, (r0 + i) * row, heap, dAt + i * row4, row);
+      copyLines(d, r0 * row, row, heap, dAt, row4, n, row);
     }
   }
 }
@@ -175,7 +169,10 @@ function stage(
   else heap.set(src.subarray(offset + j, offset + j + len), at);
 }
 
-/** Copies rows r0 ... r0 + n - 1 to `heap` at `at`: `row4` floats apart, or one value a row (stride 0). */
+/**
+ * Copies rows r0 ... r0 + n - 1 to `heap` at `at`, `row4` floats apart (one run of runs when the rows are
+ * consecutive in `src`), or one value a row (stride 0).
+ */
 function stageRows(
   heap: Float32Array,
   at: number,
@@ -190,16 +187,11 @@ function stageRows(
 ): void {
   if (stride === 0) {
     for (let i = 0; i < n; i++) heap[at + i] = src[offsets[r0 + i] as number] as number;
-  } else if (block) {
-    const start = offsets[r0] as number;
-    heap.set(src.subarray(start, start + n * row), at);
-  } else for (let i = 0; i < n; i++) copyRow(heap, at + i * row4, src, offsets[r0 + i] as number, row);
-}
-
-/** `len` floats from src[s] to dst[d]; short rows element by element (cheaper than a subarray). */
-function copyRow(dst: Float32Array, d: number, src: Float32Array, s: number, len: number): void {
-  if (len >= 64) dst.set(src.subarray(s, s + len), d);
-  else for (let j = 0; j < len; j++) dst[d + j] = src[s + j] as number;
+  } else if (block) copyLines(heap, at, row4, src, offsets[r0] as number, row, n, row);
+  else {
+    for (let i = 0; i < n; i++)
+      copyLines(heap, at + i * row4, row, src, offsets[r0 + i] as number, row, 1, row);
+  }
 }
 
 let compiled: WasmVector | null | undefined;

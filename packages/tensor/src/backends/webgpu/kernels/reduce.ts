@@ -87,6 +87,14 @@ fn wins(o: ${t}, oi: u32, m: ${t}, mi: u32) -> bool {
 `;
 }
 
+/** The workgroup tree of partial sums: each thread's `acc` in, the row's total left in vals[0]. */
+const SUM_TREE = `  vals[lid.x] = acc;
+  workgroupBarrier();
+  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
+    if (lid.x < s) { vals[lid.x] = vals[lid.x] + vals[lid.x + s]; }
+    workgroupBarrier();
+  }`;
+
 /** The workgroup tree of (value, index) pairs of max/min: the better pair of each two moves down, invalid indices never win. */
 const PAIR_TREE = `  vals[lid.x] = acc;
   idxs[lid.x] = at;
@@ -123,12 +131,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     return `${head}
   var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
   for (var j = lid.x; j < n; j += ${ROW_THREADS}u) { acc = acc + xs[base + j]; }
-  vals[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid.x < s) { vals[lid.x] = vals[lid.x] + vals[lid.x + s]; }
-    workgroupBarrier();
-  }
+${SUM_TREE}
   if (lid.x == 0u && valid) { ys[row] = vals[0]; }
 }
 `;
@@ -175,12 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     return `${head}
   var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
   for (var j = first + lid.x; j < end; j += ${ROW_THREADS}u) { acc = acc + xs[base + j]; }
-  vals[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = ${ROW_THREADS / 2}u; s > 0u; s = s >> 1u) {
-    if (lid.x < s) { vals[lid.x] = vals[lid.x] + vals[lid.x + s]; }
-    workgroupBarrier();
-  }
+${SUM_TREE}
   if (lid.x == 0u && valid) { ys[part] = vals[0]; }
 }
 `;
