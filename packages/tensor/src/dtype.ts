@@ -37,9 +37,16 @@ export function bytesPerElement(dtype: DType): number {
 }
 
 export function hostArray(dtype: DType, size: number): AnyHostArray {
-  if (dtype === 'i32') return new Int32Array(size);
-  if (dtype === 'bool') return new Uint8Array(size);
-  return new Float32Array(size);
+  return new (hostArrayType(dtype))(size);
+}
+
+/** The host array type of a dtype: Int32Array for i32, Uint8Array for bool, Float32Array for the floats. */
+export function hostArrayType(
+  dtype: DType,
+): Int32ArrayConstructor | Uint8ArrayConstructor | Float32ArrayConstructor {
+  if (dtype === 'i32') return Int32Array;
+  if (dtype === 'bool') return Uint8Array;
+  return Float32Array;
 }
 
 /**

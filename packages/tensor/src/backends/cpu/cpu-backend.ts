@@ -8,6 +8,7 @@ import {
   toF16Bits,
 } from '../../dtype.js';
 import type { Backend, KernelInput } from '../backend.js';
+import { recycle, recycledBytes } from './host-pool.js';
 import { cpuKernels } from './kernels.js';
 import { wasmGemm } from './wasm-gemm.js';
 
@@ -56,6 +57,7 @@ export function createCpuBackend(): Backend<CpuData> {
     free(handle) {
       buffers--;
       bytes -= handle.byteLength;
+      recycle(handle);
     },
     run(prim, inputs, attrs, out) {
       const decoded: KernelInput<AnyHostArray>[] = inputs.map((t) => ({
@@ -68,10 +70,15 @@ export function createCpuBackend(): Backend<CpuData> {
         a: typeof attrs,
         o: typeof out,
       ) => AnyHostArray;
-      return account(encode(kernel(decoded, attrs, out), out.dtype));
+      const result = kernel(decoded, attrs, out);
+      const data = encode(result, out.dtype);
+      // f16/bf16 go through f32 arrays that nothing keeps.
+      if (data !== result) recycle(result);
+      for (const [i, t] of decoded.entries()) if (t.data !== inputs[i]?.data) recycle(t.data);
+      return account(data);
     },
     memory() {
-      return { buffers, bytes };
+      return { buffers, bytes, pooledBytes: recycledBytes() };
     },
     describe() {
       const gemm = wasmGemm();

@@ -1,8 +1,9 @@
-import { type AnyHostArray, hostArray } from '../../dtype.js';
+import type { AnyHostArray } from '../../dtype.js';
 import type { BinaryFn, CompareFn, UnaryFn } from '../../primitives.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { type BroadcastPlan, broadcastPlan, nextRow } from './broadcast.js';
+import { outputArray } from './host-pool.js';
 import { VECTOR_BINARY, VECTOR_UNARY, type VectorBinaryFn, type VectorUnaryFn } from './vector-module.js';
 import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
@@ -165,7 +166,7 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
 
 export function unaryKernel([x]: readonly In[], { fn }: { fn: UnaryFn }, out: KernelOutput): AnyHostArray {
   const src = (x as In).data;
-  const dst = hostArray(out.dtype, src.length);
+  const dst = outputArray(out.dtype, src.length);
   const wasm =
     src.length >= WASM_MIN && (VECTOR_UNARY as readonly string[]).includes(fn) ? wasmVector() : null;
   if (wasm && src instanceof Float32Array && dst instanceof Float32Array) {
@@ -326,7 +327,7 @@ function wasmBinary(op: BinaryOp, a: In, b: In, dst: AnyHostArray, plan: Broadca
 /** Applies a binary op over two broadcast inputs, row by row of their broadcast plan. */
 function broadcastBinary(op: BinaryOp, a: In, b: In, out: KernelOutput): AnyHostArray {
   const n = sizeOf(out.shape);
-  const dst = hostArray(out.dtype, n);
+  const dst = outputArray(out.dtype, n);
   if (n === 0) return dst;
   const plan = broadcastPlan([a.shape, b.shape], out.shape);
   if (wasmBinary(op, a, b, dst, plan)) return dst;
@@ -400,7 +401,7 @@ function whereRow(
 
 export function whereKernel([c, a, b]: readonly In[], _attrs: unknown, out: KernelOutput): AnyHostArray {
   const n = sizeOf(out.shape);
-  const dst = hostArray(out.dtype, n);
+  const dst = outputArray(out.dtype, n);
   if (n === 0) return dst;
   const tc = c as In;
   const ta = a as In;
@@ -433,7 +434,7 @@ export function whereKernel([c, a, b]: readonly In[], _attrs: unknown, out: Kern
 
 export function castKernel([x]: readonly In[], _attrs: unknown, out: KernelOutput): AnyHostArray {
   const src = (x as In).data;
-  const dst = hostArray(out.dtype, src.length);
+  const dst = outputArray(out.dtype, src.length);
   if (out.dtype === 'bool') for (let i = 0; i < src.length; i++) dst[i] = src[i] !== 0 ? 1 : 0;
   else if (out.dtype === 'i32') {
     for (let i = 0; i < src.length; i++) {
@@ -450,5 +451,5 @@ export function fillKernel(
   { value }: { value: number },
   out: KernelOutput,
 ): AnyHostArray {
-  return hostArray(out.dtype, sizeOf(out.shape)).fill(out.dtype === 'bool' ? (value ? 1 : 0) : value);
+  return outputArray(out.dtype, sizeOf(out.shape)).fill(out.dtype === 'bool' ? (value ? 1 : 0) : value);
 }

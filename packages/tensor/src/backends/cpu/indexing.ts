@@ -1,6 +1,7 @@
-import { type AnyHostArray, hostArray } from '../../dtype.js';
+import type { AnyHostArray } from '../../dtype.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
+import { outputArray } from './host-pool.js';
 import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
@@ -10,7 +11,7 @@ export function gatherKernel([x, idx]: readonly In[], _attrs: unknown, out: Kern
   const rows = tx.shape[0] as number;
   const width = sizeOf(tx.shape.slice(1));
   const ids = (idx as In).data;
-  const dst = hostArray(out.dtype, ids.length * width);
+  const dst = outputArray(out.dtype, ids.length * width);
   for (let i = 0; i < ids.length; i++) {
     const r = ids[i] as number;
     if (r < 0 || r >= rows) continue;
@@ -26,7 +27,7 @@ export function scatterAddKernel(
 ): AnyHostArray {
   const ids = (idx as In).data;
   const width = sizeOf(out.shape.slice(1));
-  const dst = hostArray(out.dtype, rows * width);
+  const dst = outputArray(out.dtype, rows * width);
   const s = (src as In).data;
   const wasm = s.length >= WASM_MIN ? wasmVector() : null;
   if (wasm && s instanceof Float32Array && dst instanceof Float32Array && ids instanceof Int32Array) {

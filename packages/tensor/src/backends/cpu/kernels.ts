@@ -1,4 +1,4 @@
-import { type AnyHostArray, hostArray } from '../../dtype.js';
+import type { AnyHostArray } from '../../dtype.js';
 import { philoxFill } from '../../philox.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelTable } from '../backend.js';
@@ -10,6 +10,7 @@ import {
   unaryKernel,
   whereKernel,
 } from './elementwise.js';
+import { outputArray } from './host-pool.js';
 import { bincountKernel, gatherKernel, scatterAddKernel } from './indexing.js';
 import { broadcastToKernel, concatKernel, padKernel, sliceKernel, transposeKernel } from './layout.js';
 import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from './matmul.js';
@@ -45,7 +46,7 @@ export const cpuKernels: KernelTable<AnyHostArray> = {
   broadcastTo: broadcastToKernel,
   cast: castKernel,
   random: (_inputs, { dist, seed, stream, counter, low, high }, out) => {
-    const dst = hostArray(out.dtype, sizeOf(out.shape)) as Float32Array | Int32Array;
+    const dst = outputArray(out.dtype, sizeOf(out.shape)) as Float32Array | Int32Array;
     philoxFill(dst, dist, seed, stream, counter, low, high);
     return dst;
   },

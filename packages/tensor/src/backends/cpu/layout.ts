@@ -1,7 +1,8 @@
-import { type AnyHostArray, hostArray } from '../../dtype.js';
+import type { AnyHostArray } from '../../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { broadcastPlan, nextRow } from './broadcast.js';
+import { outputArray } from './host-pool.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -113,7 +114,7 @@ export function sliceKernel(
   out: KernelOutput,
 ): AnyHostArray {
   const t = x as In;
-  const dst = hostArray(out.dtype, sizeOf(size));
+  const dst = outputArray(out.dtype, sizeOf(size));
   if (dst.length > 0)
     copyBox(
       t.data,
@@ -133,7 +134,7 @@ export function padKernel(
   out: KernelOutput,
 ): AnyHostArray {
   const t = x as In;
-  const dst = hostArray(out.dtype, sizeOf(out.shape));
+  const dst = outputArray(out.dtype, sizeOf(out.shape));
   if (t.data.length > 0)
     copyBox(
       t.data,
@@ -152,7 +153,7 @@ export function concatKernel(
   { axis }: { axis: number },
   out: KernelOutput,
 ): AnyHostArray {
-  const dst = hostArray(out.dtype, sizeOf(out.shape));
+  const dst = outputArray(out.dtype, sizeOf(out.shape));
   let offset = 0;
   for (const t of inputs) {
     const start = out.shape.map((_, i) => (i === axis ? offset : 0));
@@ -174,7 +175,7 @@ export function concatKernel(
 export function broadcastToKernel([x]: readonly In[], _attrs: unknown, out: KernelOutput): AnyHostArray {
   const t = x as In;
   const n = sizeOf(out.shape);
-  const dst = hostArray(out.dtype, n);
+  const dst = outputArray(out.dtype, n);
   if (n === 0) return dst;
   const plan = broadcastPlan([t.shape], out.shape);
   const { row, rows } = plan;

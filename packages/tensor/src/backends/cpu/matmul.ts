@@ -2,6 +2,7 @@ import type { AnyHostArray } from '../../dtype.js';
 import { broadcastIndex, sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { gemmBatch } from './gemm-batch.js';
+import { outputF32 } from './host-pool.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -18,7 +19,7 @@ export function matmulKernel(
   const k = (transA ? ta.shape.at(-2) : ta.shape.at(-1)) as number;
   const batchShape = out.shape.slice(0, -2);
   const batch = sizeOf(batchShape);
-  const c = new Float32Array(batch * m * n);
+  const c = outputF32(batch * m * n);
   const ia = broadcastIndex(ta.shape.slice(0, -2), batchShape);
   const ib = broadcastIndex(tb.shape.slice(0, -2), batchShape);
   const aOffsets = new Array<number>(batch);
@@ -66,7 +67,7 @@ export function groupedMatmulKernel(
   const [rows, k] = tx.shape as [number, number];
   const n = out.shape[1] as number;
   const experts = tw.shape[0] as number;
-  const y = new Float32Array(rows * n);
+  const y = outputF32(rows * n);
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
     gemmBatch({
@@ -99,7 +100,7 @@ export function groupedMatmulGradWKernel(
   const [rows, k] = tx.shape as [number, number];
   const n = (dy as In).shape[1] as number;
   const experts = out.shape[0] as number;
-  const dw = new Float32Array(experts * k * n);
+  const dw = outputF32(experts * k * n);
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
     gemmBatch({

@@ -1,6 +1,7 @@
-import { type AnyHostArray, hostArray } from '../../dtype.js';
+import type { AnyHostArray } from '../../dtype.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
+import { outputArray, outputF32 } from './host-pool.js';
 import { permute } from './layout.js';
 import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
@@ -109,7 +110,7 @@ export function reduceKernel(
   out: KernelOutput,
 ): AnyHostArray {
   const t = x as In;
-  const dst = hostArray(out.dtype, sizeOf(out.shape));
+  const dst = outputArray(out.dtype, sizeOf(out.shape));
   if (t.data.length > 0) {
     const g = groups(t.shape, axes);
     const [g0, g1, g2] = g;
@@ -142,7 +143,7 @@ export function argReduceKernel(
   out: KernelOutput,
 ): AnyHostArray {
   const { data, outer, inner } = rows(x as In, [axis]);
-  const dst = hostArray(out.dtype, outer);
+  const dst = outputArray(out.dtype, outer);
   for (let o = 0; o < outer; o++) {
     const base = o * inner;
     let best = 0;
@@ -200,7 +201,7 @@ function softmaxLine(
 
 function softmaxLike(x: In, axis: number, log: boolean): Float32Array {
   const src = x.data;
-  const dst = new Float32Array(src.length);
+  const dst = outputF32(src.length);
   const n = x.shape[axis] as number;
   const inner = sizeOf(x.shape.slice(axis + 1));
   const outer = sizeOf(x.shape.slice(0, axis));
@@ -233,7 +234,7 @@ export function cumsumKernel(
 ): AnyHostArray {
   const t = x as In;
   const src = t.data;
-  const dst = hostArray(out.dtype, src.length);
+  const dst = outputArray(out.dtype, src.length);
   const n = t.shape[axis] as number;
   const inner = sizeOf(t.shape.slice(axis + 1));
   const outer = sizeOf(t.shape.slice(0, axis));
