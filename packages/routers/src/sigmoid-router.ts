@@ -58,7 +58,7 @@ export interface SigmoidRoutingOptions {
 
 /**
  * The routing computation of `SigmoidRouter` as a pure function of the tokens, the gate weight and the
- * selection bias [E], on the fused `routerTopK` (sigmoid scores, selection by s + b, the group limit):
+ * selection bias [E], on the fused `routerTopK` over s = sigmoid(x W) (selection by s + b, the group limit):
  * the same experts as `groupLimitedTopK(s + b, K, groupLimit)` and the same weights as gathering s at them.
  * Differentiable in x and w through the combine weights; the bias gets no gradient.
  */
@@ -70,9 +70,11 @@ export function sigmoidRouting(
 ): Routing {
   return tidy(() => {
     const logits_TE = matmul(cast(x_TD, 'f32'), cast(w_DE, 'f32'));
-    // The bias steers selection only: the combine weights are the chosen s, never s + b.
-    const chosen = routerTopK(logits_TE, options.topK, {
-      score: 'sigmoid',
+    const probs_TE = sigmoid(logits_TE);
+    // The bias steers selection only: the combine weights are the chosen s, never s + b. The scores are
+    // computed once, here, and handed to the fused selection as they are.
+    const chosen = routerTopK(probs_TE, options.topK, {
+      score: 'none',
       normalize: options.normalize ?? true,
       bias: bias_E,
       ...(options.groupLimit ? { groupLimit: options.groupLimit } : {}),
@@ -81,7 +83,7 @@ export function sigmoidRouting(
     const weight_TK = scale === 1 ? chosen.weights : mul(chosen.weights, scale);
     return tokenChoiceRouting({
       logits_TE,
-      probs_TE: sigmoid(logits_TE),
+      probs_TE,
       expert_TK: chosen.indices,
       weight_TK,
     });

@@ -91,9 +91,10 @@ export function topKRouting(x_TD: Tensor, w_DE: Tensor, options: TopKRoutingOpti
       expert_TK = groupLimitedTopK(logits_TE, k, options.groupLimit);
       weight_TK = softmax(takeAlongAxis(logits_TE, expert_TK, -1), -1);
     } else {
-      // The fused selection (one pass a token): the same experts and weights as `groupLimitedTopK` over
-      // probs_TE and gathering probs_TE at them.
-      const fused = routerTopK(logits_TE, k, {
+      // The fused selection (one pass a token) over probs_TE as computed above: the same experts and weights
+      // as `groupLimitedTopK` over probs_TE and gathering probs_TE at them.
+      const fused = routerTopK(probs_TE, k, {
+        score: 'none',
         normalize: options.normalize ?? false,
         ...(options.groupLimit ? { groupLimit: options.groupLimit } : {}),
       });

@@ -154,6 +154,7 @@ export {
   argsort,
   bucketSort,
   type RouterGroupLimit,
+  type RouterScore,
   type RouterTopKOptions,
   type RouterTopKResult,
   routerTopK,

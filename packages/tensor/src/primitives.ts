@@ -70,7 +70,7 @@ export interface PrimitiveAttrs {
    */
   routerTopK: {
     k: number;
-    score: 'softmax' | 'sigmoid';
+    score: 'softmax' | 'sigmoid' | 'none';
     normalize: boolean;
     bias: boolean;
     groups: number;

@@ -205,11 +205,11 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   topk: notDifferentiable('topk'),
   routerTopK: (g, [logits], y, { k, score, normalize, bias }) => {
     // Scores recomputed; the weight cotangent goes through the normalisation, onto the chosen experts, then
-    // back through the softmax (or sigmoid). The selection bias and the group limit only choose the experts
+    // back through the softmax (or sigmoid; with score 'none' the scores are the input). The selection bias and the group limit only choose the experts
     // (read from y): the bias gets no gradient.
     const l = logits as Tensor;
     const [t, e] = l.shape as [number, number];
-    const p = score === 'softmax' ? softmax(l, -1) : ew.sigmoid(l);
+    const p = score === 'none' ? l : score === 'softmax' ? softmax(l, -1) : ew.sigmoid(l);
     const idx = cast(slice(y, [0, k], [t, k]), 'i32');
     let gr = slice(g, [0, 0], [t, k]);
     if (normalize) {
@@ -220,9 +220,11 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     const flat = reshape(ew.add(idx, reshape(ew.mul(arange(t), e), [t, 1])), [t * k]);
     const gp = reshape(scatterAdd(reshape(gr, [t * k]), flat, t * e), [t, e]);
     const gl =
-      score === 'softmax'
-        ? ew.mul(p, ew.sub(gp, sum(ew.mul(gp, p), -1, true)))
-        : ew.mul(gp, ew.mul(p, ew.sub(1, p)));
+      score === 'none'
+        ? gp
+        : score === 'softmax'
+          ? ew.mul(p, ew.sub(gp, sum(ew.mul(gp, p), -1, true)))
+          : ew.mul(gp, ew.mul(p, ew.sub(1, p)));
     return bias ? [gl, null] : [gl];
   },
   argsort: notDifferentiable('argsort'),

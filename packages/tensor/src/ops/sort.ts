@@ -70,9 +70,15 @@ export interface RouterGroupLimit {
 }
 
 /** Options of `routerTopK`. */
+/** How `routerTopK` turns its input into scores p: softmax, sigmoid, or as given. */
+export type RouterScore = 'softmax' | 'sigmoid' | 'none';
+
 export interface RouterTopKOptions {
-  /** How logits become scores p. Default `'softmax'`. */
-  score?: 'softmax' | 'sigmoid';
+  /**
+   * How logits become scores p. Default `'softmax'`. `'none'`: the input already holds the scores (a router
+   * that keeps p = softmax(logits) for its losses passes p, and the kernel does not compute it again).
+   */
+  score?: RouterScore;
   /** Divide the K chosen scores by their sum. Default false. */
   normalize?: boolean;
   /** A selection bias b [E] (float; no gradient): experts are ranked by p + b, weighted by p. */
@@ -151,11 +157,11 @@ export const routerTopK = op(function routerTopK(
   const [t, e] = logits.shape as [number, number];
   checkRouterInt('k', k, 0, e, logits);
   const score = options.score ?? 'softmax';
-  if (score !== 'softmax' && score !== 'sigmoid') {
+  if (score !== 'softmax' && score !== 'sigmoid' && score !== 'none') {
     throw new SwitchyardError(
       'INVALID_ARGUMENT',
       'routerTopK',
-      `score must be 'softmax' or 'sigmoid', got ${String(score)}`,
+      `score must be 'softmax', 'sigmoid' or 'none', got ${String(score)}`,
     );
   }
   const inputs = [cast(logits, 'f32')];

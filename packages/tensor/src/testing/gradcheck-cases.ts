@@ -608,9 +608,9 @@ function registerCases(): void {
       await check((t) => topk(t, 2, { axis: 0 }).values, [x]);
     });
 
-    it('routerTopK weights: softmax and sigmoid, with and without normalisation', async () => {
+    it('routerTopK weights: softmax, sigmoid and given scores, with and without normalisation', async () => {
       const [x] = distinct([[3, 6]], 1221) as [Tensor];
-      for (const score of ['softmax', 'sigmoid'] as const) {
+      for (const score of ['softmax', 'sigmoid', 'none'] as const) {
         for (const normalize of [false, true]) {
           await check((t) => routerTopK(t, 2, { score, normalize }).weights, [x]);
         }

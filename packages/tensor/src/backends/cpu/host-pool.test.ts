@@ -33,7 +33,7 @@ describe('host pool', () => {
 
   it('keeps at most 256 MiB, dropping the oldest first', () => {
     const length = (128 * MIB) / 4;
-    const arrays = Array.from({ length: 3 }, () => new Float32Array(length));
+    const arrays: Float32Array[] = Array.from({ length: 3 }, () => new Float32Array(length));
     for (const a of arrays) recycle(a);
     expect(recycledBytes()).toBe(256 * MIB);
     const taken = [outputF32(length), outputF32(length), outputF32(length)];

@@ -25,15 +25,17 @@ function pick(values: Float32Array, from: number, to: number, picked: Uint8Array
 /**
  * The K best of `key` by the `topk` order, best first, into `top` (indices), in one pass: each key is compared
  * with the K-th best so far and, when it ranks before it, inserted in place. The order is total (ties go to
- * the lower index), so this is the K successive best picks.
+ * the lower index), so this is the K successive best picks. Keys come in index order, so a later key ranks
+ * before the K-th best only when it is NaN or larger: most keys are dismissed by one comparison.
  */
 function selectTopK(key: Float32Array, k: number, top: Int32Array): void {
   let count = 0;
+  let kth = Number.NaN;
   for (let j = 0; j < key.length; j++) {
     const v = key[j] as number;
     if (count === k) {
-      const last = top[k - 1] as number;
-      if (!before(v, j, key[last] as number, last)) continue;
+      // A NaN K-th best ranks before every later key; v <= kth is false for a NaN v, which ranks first.
+      if (Number.isNaN(kth) || v <= kth) continue;
     } else count++;
     let at = count - 1;
     while (at > 0) {
@@ -43,6 +45,7 @@ function selectTopK(key: Float32Array, k: number, top: Int32Array): void {
       at--;
     }
     top[at] = j;
+    if (count === k) kth = key[top[k - 1] as number] as number;
   }
 }
 
@@ -74,7 +77,7 @@ function maskGroups(
 
 /**
  * The fused router top-k (`routerTopK`): per row of logits [T, E], the scores (by the `softmax` or the
- * `sigmoid` unary kernel); the selection keys (the scores, plus the bias [E] rounded
+ * `sigmoid` unary kernel, or the logits themselves with score `'none'`); the selection keys (the scores, plus the bias [E] rounded
  * to f32 as `add` computes it); the keys of the experts outside the best groups masked to -inf; then the K
  * best keys by the `topk` order, written as [T, 2K] (their scores, divided by the float64 sum of the K
  * rounded to f32 with `normalize`, then the K indices as floats).
@@ -91,9 +94,11 @@ export function routerTopKKernel(
   const dst = new Float32Array(t * 2 * k);
   // Every row's scores by the kernels the unfused ops run, so both select the same experts.
   const scores = (
-    score === 'softmax'
-      ? softmaxKernel([logits], { axis: 1 })
-      : unaryKernel([logits], { fn: 'sigmoid' }, { shape: [t, e], dtype: 'f32' })
+    score === 'none'
+      ? logits.data
+      : score === 'softmax'
+        ? softmaxKernel([logits], { axis: 1 })
+        : unaryKernel([logits], { fn: 'sigmoid' }, { shape: [t, e], dtype: 'f32' })
   ) as Float32Array;
   const ownKeys = bias !== null || topGroups < groups;
   const keys = ownKeys ? new Float32Array(e) : scores;

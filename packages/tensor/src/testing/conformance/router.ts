@@ -1,12 +1,12 @@
-// routerTopK: softmax or sigmoid scores over E, selection keys with an optional bias, an optional group limit,
+// routerTopK: softmax, sigmoid or given scores over E, selection keys with an optional bias, an optional group limit,
 // the K best keys per row (ties to the lower index), their scores optionally normalised, against a float64
 // host reference.
 
-import { type RouterGroupLimit, routerTopK } from '../../index.js';
+import { type RouterGroupLimit, type RouterScore, routerTopK } from '../../index.js';
 import { type Case, check, EXACT, type Input, lit, type Own, scoped, uniform } from './helpers.js';
 
 interface RouterOptions {
-  score: 'softmax' | 'sigmoid';
+  score: RouterScore;
   normalize: boolean;
   groupLimit?: RouterGroupLimit;
 }
@@ -29,7 +29,10 @@ function routerRef(x: Input, k: number, options: RouterOptions, bias: readonly n
     const row = x.v.slice(r * e, (r + 1) * e);
     const m = Math.max(...row);
     const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
-    const p = row.map((v) => (options.score === 'softmax' ? Math.exp(v - m) / z : 1 / (1 + Math.exp(-v))));
+    const p = row.map((v) => {
+      if (options.score === 'none') return v;
+      return options.score === 'softmax' ? Math.exp(v - m) / z : 1 / (1 + Math.exp(-v));
+    });
     const key = p.map((v, j) => v + (bias?.[j] ?? 0));
     let pool = experts;
     if (options.groupLimit) {
@@ -96,7 +99,7 @@ const TIED_BIAS = [0.5, 0.5, 0.25, 0.25, 0.5, 0.5, 0, 0.5];
 
 const V3 = { groups: 4, topGroups: 2, groupScoreTopN: 2 };
 
-export const ROUTER_CASES: Case[] = (['softmax', 'sigmoid'] as const).flatMap((score): Case[] => [
+export const ROUTER_CASES: Case[] = (['softmax', 'sigmoid', 'none'] as const).flatMap((score): Case[] => [
   routerCase('[5, 8]', (own) => uniform(own, 930, [5, 8], -3, 3), 2, { score, normalize: false }),
   routerCase('[5, 8]', (own) => uniform(own, 930, [5, 8], -3, 3), 2, { score, normalize: true }),
   routerCase('ties go to the lower index [2, 5]', (own) => lit(own, TIED, [2, 5]), 3, {

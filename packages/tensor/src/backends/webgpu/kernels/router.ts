@@ -7,7 +7,7 @@ import { FLOAT_FNS } from './elementwise.js';
 
 /** What selects a shader variant: the score, the normalisation, the bias and the group mask's words. */
 interface RouterVariant {
-  score: 'softmax' | 'sigmoid';
+  score: 'softmax' | 'sigmoid' | 'none';
   normalize: boolean;
   bias: boolean;
   /** u32 words of the per-thread mask of kept groups; 0 without a group limit. */
@@ -51,10 +51,11 @@ function groupMaskCode(): string {
  * then the indices as f32.
  */
 export function routerTopKCode({ score, normalize, bias, groupWords }: RouterVariant): string {
-  const prob =
-    score === 'softmax'
-      ? 'fn prob(x: f32, m: f32, s: f32) -> f32 { return exp(x - m) / s; }'
-      : 'fn prob(x: f32, m: f32, s: f32) -> f32 { return sigmoid_(x); }';
+  const prob = {
+    softmax: 'fn prob(x: f32, m: f32, s: f32) -> f32 { return exp(x - m) / s; }',
+    sigmoid: 'fn prob(x: f32, m: f32, s: f32) -> f32 { return sigmoid_(x); }',
+    none: 'fn prob(x: f32, m: f32, s: f32) -> f32 { return x; }',
+  }[score];
   const stats =
     score === 'softmax'
       ? `  var m = -3.4028234663852886e38;
