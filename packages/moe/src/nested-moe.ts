@@ -31,9 +31,8 @@ function keepAll<T extends object>(value: T): T {
  *
  * `forward(x_ND)` returns the inner layer's output y [N, D]. Its routing and statistics are kept as `last`, so
  * inner balance losses and load statistics stay reachable after the outer forward
- * (`groups.modules.map((g) => g.last)`); they are freed by the next forward, by `release()` or by `dispose()`.
- * Disposing the outer layer frees parameters only: call `release()` (or `dispose()` on the `ModuleExperts`)
- * to free the last outputs too.
+ * (`groups.modules.map((g) => g.last)`); they are freed by the next forward, by `release()`, or by
+ * `dispose()` of this module or of any module containing it (the outer layer frees the whole tree).
  *
  * @example
  * ```ts
@@ -81,9 +80,8 @@ export class NestedMoE extends Module {
     this.#last = null;
   }
 
-  /** Frees the inner layer's parameters and the last forward's outputs. */
-  override dispose(): void {
+  /** `dispose()` of this module, or of any module containing it, frees the last forward's outputs too. */
+  protected override releaseState(): void {
     this.release();
-    super.dispose();
   }
 }

@@ -82,8 +82,9 @@ describe('hierarchical MoE: an MoELayer whose experts are MoELayers', () => {
     expect(out.y).toAllClose(expected, { rtol: 1e-5, atol: 1e-6 });
     release(out);
     x.dispose();
-    groups.dispose();
+    // The outer layer's dispose frees the whole tree: the inner layers' parameters and their kept outputs.
     layer.dispose();
+    expect(groups.modules.map((g) => g.last)).toEqual([null, null]);
     expect(liveTensorCount()).toBe(live);
   });
 

@@ -177,10 +177,21 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
-  /** Disposes every parameter and buffer. */
+  /**
+   * Disposes every parameter and buffer, after letting this module and every submodule free what else it
+   * holds (`releaseState`), so disposing the outermost module frees the whole tree.
+   */
   dispose(): void {
+    for (const [, m] of this.namedModules()) m.releaseState();
+    this.releaseState();
     for (const t of this.stateDict().values()) t.dispose();
   }
+
+  /**
+   * Frees tensors this module holds besides its parameters and buffers (outputs it keeps, caches); `dispose()`
+   * calls it on every module of the tree. Nothing by default.
+   */
+  protected releaseState(): void {}
 
   /** Excludes every parameter and buffer from enclosing `tidy` scopes (for modules built inside one). */
   keep(): this {
