@@ -226,7 +226,8 @@ describe('unaryKernel', () => {
 
 // Sizes from 1024 elements (and rows of at least four) take the WebAssembly SIMD kernels (wasm-vector.ts):
 // the arithmetic ops stay bit for bit equal to the scalar definitions (f32 +, -, *, / are correctly rounded
-// either way); exp, silu and sigmoid use a polynomial exp within a few ulp.
+// either way, maximum and minimum select the same operand); exp, silu and sigmoid use a polynomial exp and
+// log a polynomial log, within a few ulp.
 describe('WebAssembly SIMD paths', () => {
   it('compile on this engine (Node 20 has SIMD128), so the cases below take them', () => {
     expect(wasmVector()).not.toBeNull();
@@ -266,14 +267,62 @@ describe('WebAssembly SIMD paths', () => {
   ];
 
   it.each(WASM_PAIRS)(
-    'add, sub, mul and div of %j and %j match the scalar definitions bit for bit',
+    'add, sub, mul, div, maximum and minimum of %j and %j match the scalar definitions bit for bit',
     (sa, sb) => {
       const a = input(sa, 'f32', 21);
       const b = input(sb, 'f32', 22);
       const shape = broadcastShapes('test', sa, sb);
-      for (const fn of ['add', 'sub', 'mul', 'div'] as const) {
+      for (const fn of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const) {
         const y = binaryKernel([a, b], { fn }, { shape, dtype: 'f32' });
         expectSame(y, generic([a, b], shape, 'f32', binaryFns[fn]));
+      }
+    },
+  );
+
+  // Every ordered pair of these in every mode, compared by bits: the scalar definitions return b on ties (so
+  // maximum(0, -0) is -0, where f32x4.max gives +0) and the NaN operand itself, quieted by the f64 round trip
+  // (where f32x4.max/min may give a canonical NaN).
+  const EDGE_BITS = [
+    0x7fc00000, // NaN
+    0xffc00000,
+    0x7fc12345, // NaN payloads
+    0xffe00001,
+    0x7f800001, // signalling NaNs
+    0xff800123,
+    0x80000000, // -0
+    0x00000000,
+    0x7f800000, // ±Infinity
+    0xff800000,
+    0x3f800000, // ±1
+    0xbf800000,
+    0x00000001, // ± the smallest subnormal
+    0x80000001,
+    0x7f7fffff, // ± the largest float
+    0xff7fffff,
+    0x40200000, // 2.5
+  ];
+
+  it.each([
+    ['vv', [2048], [2048]],
+    ['vs', [128, 17], [128, 1]],
+    ['sv', [128, 1], [128, 17]],
+  ] as [string, Shape, Shape][])(
+    'maximum and minimum (%s) give the bits of the scalar definitions for NaN, ±0, ±Infinity pairs',
+    (mode, sa, sb) => {
+      const n = EDGE_BITS.length;
+      const [a, b] = [input(sa, 'f32', 24), input(sb, 'f32', 25)];
+      const bits = (t: AnyHostArray) => new Uint32Array(t.buffer, t.byteOffset, t.length);
+      // Written as bits (a float store would quiet the signalling NaNs). vv: a cycles fastest, b once per n;
+      // vs and sv: the vector side's rows are all the values, the scalar side cycles by row.
+      const [va, vb] = [bits(a.data), bits(b.data)];
+      for (let i = 0; i < va.length; i++) va[i] = EDGE_BITS[i % n] as number;
+      for (let i = 0; i < vb.length; i++)
+        vb[i] = EDGE_BITS[mode === 'vv' ? Math.floor(i / n) % n : i % n] as number;
+      const shape = broadcastShapes('test', sa, sb);
+      for (const fn of ['maximum', 'minimum'] as const) {
+        const y = binaryKernel([a, b], { fn }, { shape, dtype: 'f32' });
+        const want = generic([a, b], shape, 'f32', binaryFns[fn]);
+        expect(Array.from(bits(y)), fn).toEqual(Array.from(bits(want)));
       }
     },
   );
@@ -286,6 +335,7 @@ describe('WebAssembly SIMD paths', () => {
 
   it.each([
     ['exp', 1],
+    ['log', 1],
     ['silu', 3],
     ['sigmoid', 2],
   ] as const)('%s is within %i ulp of the scalar definition, specials exact', (fn, tolerance) => {
@@ -305,6 +355,55 @@ describe('WebAssembly SIMD paths', () => {
       else expect(Math.abs(g - w)).toBeLessThan(1e-42); // subnormal results: absolute error
     }
     expect(worst).toBeLessThanOrEqual(tolerance);
+  });
+
+  /** log of `values` through the kernel, padded with `pad` to the size that takes the WebAssembly path. */
+  function kernelLog(values: ArrayLike<number>, pad: number): Float32Array {
+    const data = new Float32Array(Math.max(values.length, 1024)).fill(pad);
+    data.set(values);
+    const shape = [data.length];
+    return unaryKernel(
+      [{ data, shape, dtype: 'f32' }],
+      { fn: 'log' },
+      { shape, dtype: 'f32' },
+    ) as Float32Array;
+  }
+
+  // An exhaustive sweep of every positive float (bits 1 ... 0x7f7fffff) finds the log 1 ulp from the
+  // correctly rounded result at most, for 0.64% of them (0.83 ulp from the exact log at worst).
+  it('log is within 1 ulp of the correctly rounded log for positive floats, log(1) = 0', () => {
+    const random = new Int32Array(1 << 20);
+    philoxFill(random, 'int', 26, 0, 0, 1, 0x7f800000); // positive normal and subnormal bit patterns
+    const nearOne: number[] = [1];
+    for (let k = 1; k <= 4096; k++) nearOne.push(1 + k * 2 ** -23, 1 - k * 2 ** -24);
+    const groups = {
+      random: new Float32Array(random.buffer),
+      nearOne,
+      powers: Array.from({ length: 277 }, (_, k) => 2 ** (k - 149)),
+    };
+    for (const [name, values] of Object.entries(groups)) {
+      const got = kernelLog(values, 1);
+      let worst = 0;
+      for (let i = 0; i < values.length; i++) {
+        const want = Math.fround(Math.log(values[i] as number));
+        if (want === 0) expect(Object.is(got[i], 0), `log(${values[i]}) is +0`).toBe(true);
+        else worst = Math.max(worst, ulps(got[i] as number, want));
+      }
+      expect(worst, name).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('log of ±0, negatives, NaN and ±Infinity is what Math.log gives, in blocks with ordinary values', () => {
+    const specials = [0, -0, -1, -1.401298464324817e-45, -3.4028234663852886e38, Number.NEGATIVE_INFINITY];
+    specials.push(Number.NaN, Number.POSITIVE_INFINITY, 3.4028234663852886e38, 1.401298464324817e-45, 1);
+    // Spread out so that some blocks hold one special among ordinary values; 2 has an exact f32 log.
+    const values = new Float32Array(4096).fill(2);
+    specials.forEach((x, i) => {
+      values[i] = x;
+      values[100 + 37 * i] = x;
+    });
+    const got = kernelLog(values, 2);
+    expect(Array.from(got)).toEqual(Array.from(values, (x) => Math.fround(Math.log(x))));
   });
 });
 

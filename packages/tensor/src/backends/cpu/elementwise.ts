@@ -164,6 +164,10 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
   }
 }
 
+/**
+ * `fn` of every element. f32 exp, log, silu and sigmoid of at least WASM_MIN elements go to the WebAssembly
+ * SIMD kernels: polynomial approximations within 1 to 3 ulp of the loops, special values exact.
+ */
 export function unaryKernel([x]: readonly In[], { fn }: { fn: UnaryFn }, out: KernelOutput): AnyHostArray {
   const src = (x as In).data;
   const dst = outputArray(out.dtype, src.length);
@@ -286,8 +290,9 @@ function binaryRow(
 }
 
 /**
- * The f32 arithmetic ops on rows of at least four elements, by the WebAssembly SIMD kernels; false where they
- * do not apply (another op or dtype, short rows, both operands repeated along the row).
+ * The f32 ops the WebAssembly SIMD kernels have (add, sub, mul, div, maximum, minimum: bit for bit the loops
+ * above) on rows of at least four elements; false where they do not apply (another op or dtype, short rows,
+ * both operands repeated along the row).
  */
 function wasmBinary(op: BinaryOp, a: In, b: In, dst: AnyHostArray, plan: BroadcastPlan): boolean {
   const { row, rows } = plan;

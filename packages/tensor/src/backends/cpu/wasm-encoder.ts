@@ -54,9 +54,14 @@ const SIMD = {
   const: 0x0c,
   shuffle: 0x0d,
   f32x4Eq: 0x41,
+  f32x4Ne: 0x42,
+  f32x4Lt: 0x43,
+  f32x4Gt: 0x44,
   f32x4Ge: 0x46,
   v128And: 0x4e,
+  v128Or: 0x50,
   bitselect: 0x52,
+  i32x4AllTrue: 0xa3,
   f32x4Nearest: 0x6a,
   i32x4Shl: 0xab,
   i32x4ShrS: 0xac,
@@ -71,14 +76,19 @@ const SIMD = {
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   i32x4TruncSatF32x4S: 0xf8,
+  f32x4ConvertI32x4S: 0xfa,
   f32x4RelaxedMadd: 0x105,
 } as const;
 
 /** The element-wise f32x4 and i32x4 instructions that pop their operands and push one vector. */
 export type VectorOp =
   | 'f32x4Eq'
+  | 'f32x4Ne'
+  | 'f32x4Lt'
+  | 'f32x4Gt'
   | 'f32x4Ge'
   | 'v128And'
+  | 'v128Or'
   | 'bitselect'
   | 'f32x4Nearest'
   | 'i32x4Shl'
@@ -93,7 +103,8 @@ export type VectorOp =
   | 'f32x4Div'
   | 'f32x4Min'
   | 'f32x4Max'
-  | 'i32x4TruncSatF32x4S';
+  | 'i32x4TruncSatF32x4S'
+  | 'f32x4ConvertI32x4S';
 
 /**
  * A function body under construction: each method appends one instruction and returns `this`, so a body reads
@@ -241,6 +252,11 @@ export class FunctionBody {
   /** One element-wise vector instruction (`bitselect` pops mask, b, a and pushes `mask ? a : b` bitwise). */
   vector(op: VectorOp): this {
     return this.simd(SIMD[op]);
+  }
+
+  /** i32x4.all_true: pops a vector and pushes i32 1 when each of its lanes is non-zero, else 0. */
+  allTrue(): this {
+    return this.simd(SIMD.i32x4AllTrue);
   }
 
   /** v128.const of four equal f32 lanes. */

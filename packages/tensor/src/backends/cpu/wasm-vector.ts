@@ -3,6 +3,7 @@
 // result is copied back out.
 
 import {
+  UNARY_BLOCK,
   VECTOR_BINARY,
   VECTOR_MODES,
   VECTOR_UNARY,
@@ -16,7 +17,7 @@ import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
 /** Below this many elements the copies in and out cost more than the kernels save: callers keep to JavaScript. */
 export const WASM_MIN = 1024;
 
-/** Floats of one operand staged at once (64 KiB). */
+/** Floats of one operand staged at once (64 KiB; whole blocks of the unary kernels). */
 const CHUNK = 16384;
 
 type Kernel = (...addresses: number[]) => void;
@@ -50,7 +51,8 @@ export class WasmVector {
     for (let i = 0; i < src.length; i += CHUNK) {
       const len = Math.min(CHUNK, src.length - i);
       heap.set(src.subarray(i, i + len), 0);
-      kernel(0, CHUNK * 4, Math.ceil(len / 4));
+      // Whole blocks of vectors (lanes past len are computed from stale floats and not copied out).
+      kernel(0, CHUNK * 4, UNARY_BLOCK * Math.ceil(len / (4 * UNARY_BLOCK)));
       dst.set(heap.subarray(CHUNK, CHUNK + len), i);
     }
   }
