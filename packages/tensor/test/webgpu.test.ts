@@ -60,6 +60,26 @@ describe.runIf(available)(`WebGPU backend (${gpu?.describe() ?? 'unavailable'})`
       expect(last).toBeLessThan(first);
       for (const t of [w1, w2, x, offsets]) t.dispose();
     });
+
+    it('a long chain of large temporaries reuses its buffers instead of one new buffer per step', async () => {
+      const bytes = 4 << 20;
+      const x = new Generator(2).uniform([bytes / 4], 0, 1);
+      await x.data();
+      backend.runtime.trim();
+      let y = x.add(0);
+      for (let i = 0; i < 48; i++) {
+        const next = y.mul(0.5).add(1);
+        y.dispose();
+        y = next;
+      }
+      const values = await y.data();
+      // y = 2 - 2^-48 (1 - x) after 48 steps of y -> y / 2 + 1, from y = x.
+      expect(values[0]).toBeCloseTo(2, 6);
+      // 97 launches with a 4 MiB output each: submitting only every 64 launches pooled 68 MiB; submitting once
+      // 32 MiB wait to return to the pool keeps it at about 32 MiB.
+      expect(backend.memory().pooledBytes).toBeLessThan(48 << 20);
+      for (const t of [x, y]) t.dispose();
+    });
   });
 
   describe('gradchecks', () => {

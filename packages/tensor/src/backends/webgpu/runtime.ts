@@ -19,6 +19,14 @@ const UNIFORM = 0x0040 | 0x0008;
 const MAP_READ = 0x0001 | 0x0008;
 const MAP_MODE_READ = 0x0001;
 
+/** Commands are submitted after this many kernel launches... */
+const FLUSH_DISPATCHES = 64;
+/**
+ * ...or once buffers of this many bytes wait for a submit to return to the pool: a chain of large temporaries
+ * (a weight initialiser's polynomial, say) then reuses its own buffers instead of allocating one per step.
+ */
+const FLUSH_RELEASED_BYTES = 32 << 20;
+
 /**
  * What every WebGPU kernel runs on: a buffer pool keyed by size and usage, a pipeline cache keyed by WGSL
  * source, and batched command submission. Buffers freed while commands that use them are still unsubmitted
@@ -32,6 +40,7 @@ export class GpuRuntime {
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
   #releaseOnSubmit: GPUBuffer[] = [];
+  #releaseOnSubmitBytes = 0;
   #lost: SwitchyardError | null = null;
   #error: SwitchyardError | null = null;
   inUseBuffers = 0;
@@ -105,6 +114,7 @@ export class GpuRuntime {
     const key = `${buffer.usage}:${buffer.size}`;
     if (this.#encoder) {
       this.#releaseOnSubmit.push(buffer);
+      this.#releaseOnSubmitBytes += buffer.size;
       return;
     }
     const list = this.#pool.get(key);
@@ -148,7 +158,8 @@ export class GpuRuntime {
     this.#pass.setBindGroup(0, bindGroup);
     this.#pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
     this.#give(uniforms);
-    if (++this.#pending >= 64) this.flush();
+    if (++this.#pending >= FLUSH_DISPATCHES || this.#releaseOnSubmitBytes >= FLUSH_RELEASED_BYTES)
+      this.flush();
   }
 
   /** Zero-fills a buffer (ordered with the kernels around it). */
@@ -172,6 +183,7 @@ export class GpuRuntime {
     this.#pending = 0;
     const released = this.#releaseOnSubmit;
     this.#releaseOnSubmit = [];
+    this.#releaseOnSubmitBytes = 0;
     for (const b of released) this.#give(b);
   }
 
