@@ -22,6 +22,7 @@ import {
 import {
   fmtShape,
   type Generator,
+  glu,
   isFloat,
   matmul,
   mul,
@@ -151,8 +152,9 @@ export class SharedExperts extends Module {
       );
     }
     return tidy(() => {
-      let h_TH = this.#act(matmul(x_TD, this.w1));
-      if (this.w3) h_TH = mul(h_TH, matmul(x_TD, this.w3));
+      const a_TH = matmul(x_TD, this.w1);
+      // Gated: act(a) * b fused (one pass forward, one per input backward).
+      const h_TH = this.w3 ? glu(a_TH, matmul(x_TD, this.w3), this.activation) : this.#act(a_TH);
       const y_TD = matmul(h_TH, this.w2);
       return this.wGate ? mul(sigmoid(matmul(x_TD, this.wGate)), y_TD) : y_TD;
     });

@@ -1,4 +1,4 @@
-import { mul, type Tensor, tidy, zeros } from '@switchyard/tensor';
+import { glu, type Tensor, tidy, zeros } from '@switchyard/tensor';
 import type { ActivationName } from './activation.js';
 import { checkFeatures, initial } from './checks.js';
 import { type MLPOptions, mlpConfig, project } from './mlp.js';
@@ -33,7 +33,6 @@ export class GatedMLP extends Module {
   readonly b1: Parameter | null;
   readonly b2: Parameter | null;
   readonly b3: Parameter | null;
-  readonly #act: (x: Tensor) => Tensor;
 
   constructor(dModel: number, dHidden: number, options: MLPOptions) {
     super();
@@ -41,7 +40,6 @@ export class GatedMLP extends Module {
     this.dModel = c.dModel;
     this.dHidden = c.dHidden;
     this.activation = c.activation;
-    this.#act = c.act;
     this.w1 = new Parameter(initial('GatedMLP', 'w1', c.init, [dModel, dHidden], c.generator));
     this.w2 = new Parameter(initial('GatedMLP', 'w2', c.init, [dHidden, dModel], c.generator));
     this.w3 = new Parameter(initial('GatedMLP', 'w3', c.init, [dModel, dHidden], c.generator));
@@ -54,9 +52,9 @@ export class GatedMLP extends Module {
   forward(x: Tensor): Tensor {
     checkFeatures('GatedMLP', x, this.dModel);
     return tidy(() => {
-      const gate = this.#act(project(x, this.w1, this.b1));
+      const gate = project(x, this.w1, this.b1);
       const up = project(x, this.w3, this.b3);
-      return project(mul(gate, up), this.w2, this.b2);
+      return project(glu(gate, up, this.activation), this.w2, this.b2);
     });
   }
 }

@@ -125,6 +125,7 @@ export {
   tanh,
   where,
 } from './ops/elementwise.js';
+export { glu } from './ops/glu.js';
 export { embedding, gather, oneHot, scatterAdd, takeAlongAxis } from './ops/indexing.js';
 export {
   broadcastTo,
@@ -168,6 +169,7 @@ export {
   type BinaryFn,
   type CompareFn,
   type KernelPrim,
+  type GluFn,
   PRIMITIVE_NAMES,
   type PrimitiveAttrs,
   type PrimName,

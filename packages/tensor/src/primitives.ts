@@ -31,6 +31,15 @@ export type CompareFn = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 export type RandomDist = 'uniform' | 'normal' | 'int';
 
 /**
+ * The activations of the gated `glu` primitive: the unary functions of those names (each with a derivative in
+ * the unary VJP), in the order error messages list them.
+ */
+export const GLU_FNS = ['silu', 'gelu', 'geluTanh', 'relu'] as const satisfies readonly UnaryFn[];
+
+/** An activation of `glu`: `'silu'` (SwiGLU), `'gelu'` (GEGLU), `'geluTanh'` or `'relu'` (ReGLU). */
+export type GluFn = (typeof GLU_FNS)[number];
+
+/**
  * The closed set of primitives with their attributes. Every op is one of these or a composite of them.
  * Adding one is a checklist: attrs here, a VJP rule in `vjp.ts`, a kernel in every backend's table,
  * a conformance case and a gradcheck case.
@@ -40,6 +49,16 @@ export interface PrimitiveAttrs {
   unary: { fn: UnaryFn };
   /** y = fn(a, b) with NumPy broadcasting. */
   binary: { fn: BinaryFn };
+  /**
+   * y = fn(gate) · up, fn applied as `unary` applies it: the gated linear unit of SwiGLU ('silu') and GEGLU
+   * ('gelu'). gate and up have y's shape and dtype (no broadcasting).
+   */
+  glu: { fn: GluFn };
+  /**
+   * The cotangent of one input of `glu`, inputs [gate, up, g] (g the cotangent of its output): g · up ·
+   * fn'(gate) for `wrt` 'gate', g · fn(gate) for 'up'. Applied only by glu's VJP, inside backward.
+   */
+  gluGrad: { fn: GluFn; wrt: 'gate' | 'up' };
   /** y = fn(a, b) as bool, with broadcasting. */
   compare: { fn: CompareFn };
   /** y = cond ? a : b, broadcasting all three. */
@@ -131,6 +150,8 @@ export const PRIMITIVE_NAMES = [
   'argReduce',
   'softmax',
   'logSoftmax',
+  'glu',
+  'gluGrad',
   'matmul',
   'groupedMatmul',
   'groupedMatmulGradW',

@@ -1,8 +1,9 @@
 import { isFloat } from './dtype.js';
 import { invariant } from './errors.js';
 import { cast } from './ops/cast.js';
-import { arange, scalar } from './ops/creation.js';
+import { arange, scalar, zeros } from './ops/creation.js';
 import * as ew from './ops/elementwise.js';
+import { gluGrad } from './ops/glu.js';
 import { gather, scatterAdd, takeAlongAxis } from './ops/indexing.js';
 import { broadcastTo, pad, reshape, slice, split, transpose } from './ops/layout.js';
 import { groupedMatmul, groupedMatmulGradW, matmul } from './ops/linalg.js';
@@ -99,6 +100,11 @@ const notDifferentiable = (name: string) => (): never => {
   invariant(false, 'backward', `${name} has integer outputs and is never recorded`);
 };
 
+/** The rule of a primitive that only backward applies (under noGrad), so no node of it is ever recorded. */
+const backwardOnly = (name: string) => (): never => {
+  invariant(false, 'backward', `${name} is applied only inside backward and is never recorded`);
+};
+
 /** One VJP rule per primitive. */
 export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   unary: (g, [x], y, { fn }) => {
@@ -149,6 +155,11 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     }
     return [ga && sumTo(ga, ta.shape), gb && sumTo(gb, tb.shape)];
   },
+  glu: (g, [gate, up], _y, { fn }, needs) => [
+    needs[0] ? gluGrad(gate as Tensor, up as Tensor, g, fn, 'gate') : null,
+    needs[1] ? gluGrad(gate as Tensor, up as Tensor, g, fn, 'up') : null,
+  ],
+  gluGrad: backwardOnly('gluGrad'),
   compare: () => [null, null],
   where: (g, [cond, a, b], _y, _attrs, needs) => {
     const c = cond as Tensor;

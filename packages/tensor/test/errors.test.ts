@@ -421,3 +421,35 @@ describe('loose arguments are rejected, not guessed', () => {
     }
   });
 });
+
+describe('glu', () => {
+  it('refuses operands of different shapes (no broadcasting), printing both', () => {
+    const msg = (gate: string, up: string) =>
+      `[glu] gate and up must have the same shape (glu does not broadcast), got gate ${gate} and up ${up}`;
+    expect(expectError(() => S.glu(f32([4, 8]), f32([8])), 'SHAPE_MISMATCH', 'glu').message).toBe(
+      msg('[4, 8]', '[8]'),
+    );
+    expect(expectError(() => S.glu(f32([4, 1]), f32([4, 8]), 'gelu'), 'SHAPE_MISMATCH', 'glu').message).toBe(
+      msg('[4, 1]', '[4, 8]'),
+    );
+    expect(expectError(() => S.glu(f32([]), f32([1])), 'SHAPE_MISMATCH', 'glu').message).toBe(
+      msg('[]', '[1]'),
+    );
+  });
+
+  it('refuses integer and bool operands, an unknown fn and a non-tensor', () => {
+    expect(expectError(() => S.glu(i32([1, 2]), f32([2])), 'DTYPE_MISMATCH', 'glu').message).toBe(
+      '[glu] gate and up must be float tensors, got gate i32 [2] and up f32 [2]',
+    );
+    expectError(() => S.glu(f32([2]), tensor([true, false])), 'DTYPE_MISMATCH', 'glu');
+    expect(
+      expectError(() => S.glu(f32([2]), f32([2]), 'tanh' as S.GluFn), 'INVALID_ARGUMENT', 'glu').message,
+    ).toBe("[glu] unknown fn 'tanh'; expected one of 'silu', 'gelu', 'geluTanh', 'relu'");
+    expect(
+      expectError(() => S.glu([1, 2] as unknown as Tensor, f32([2])), 'INVALID_ARGUMENT', 'glu').message,
+    ).toBe('[glu] gate must be a Tensor, got an array');
+    const gone = f32([2]);
+    gone.dispose();
+    expect(expectError(() => S.glu(f32([2]), gone), 'USE_AFTER_DISPOSE', 'glu').message).toContain('[2]');
+  });
+});

@@ -5,6 +5,7 @@ import type { Tolerance } from './allclose.js';
 import { BUCKET_SORT_CASES } from './conformance/bucket-sort.js';
 import { CREATION_CASES } from './conformance/creation.js';
 import { ELEMENTWISE_CASES } from './conformance/elementwise.js';
+import { GLU_CASES } from './conformance/glu.js';
 import { INDEXING_CASES } from './conformance/indexing.js';
 import { LAYOUT_CASES } from './conformance/layout.js';
 import { LINALG_CASES } from './conformance/linalg.js';
@@ -56,6 +57,7 @@ export function conformanceCases(
 const CASES: [PrimName, string, CaseBody][] = [
   ...ELEMENTWISE_CASES,
   ...REDUCE_CASES,
+  ...GLU_CASES,
   ...LINALG_CASES,
   ...INDEXING_CASES,
   ...SORT_CASES,

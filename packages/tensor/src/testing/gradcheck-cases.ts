@@ -21,6 +21,7 @@ import {
   gather,
   gelu,
   geluTanh,
+  glu,
   groupedMatmul,
   groupedMatmulGradW,
   layerNorm,
@@ -65,6 +66,7 @@ import {
   where,
 } from '../index.js';
 import { type GradcheckOptions, gradcheck } from './gradcheck.js';
+import type { GluFn } from '../primitives.js';
 import { randomTensor } from './random-tensor.js';
 
 type Fn = (...xs: Tensor[]) => Tensor;
@@ -215,6 +217,30 @@ function registerCases(): void {
   });
 
   describe('gradcheck: binary with broadcasting', () => {
+  describe('gradcheck: glu', () => {
+    const gates: [GluFn, (shape: number[], seed: number) => Tensor][] = [
+      ['silu', (s, seed) => uniform(s, seed, -3, 3)],
+      ['gelu', (s, seed) => uniform(s, seed, -3, 3)],
+      ['geluTanh', (s, seed) => uniform(s, seed, -3, 3)],
+      ['relu', (s, seed) => awayFromZero(s, seed)],
+    ];
+    gates.forEach(([fn, make], k) => {
+      it(`${fn} on [2, 3, 2], gate and up`, async () => {
+        await check(
+          (gate, up) => glu(gate as Tensor, up as Tensor, fn),
+          [make([2, 3, 2], 150 + 2 * k), uniform([2, 3, 2], 151 + 2 * k)],
+        );
+      });
+    });
+
+    it('silu with one tensor as both gate and up, and the up input alone', async () => {
+      await check((x) => glu(x, x), [uniform([5], 160, -3, 3)]);
+      const gate = uniform([3, 2], 161, -3, 3);
+      await check((up) => glu(gate, up), [uniform([3, 2], 162)]);
+      gate.dispose();
+    });
+  });
+
     /** Operand shape pairs: equal shapes, both operands broadcast, and a scalar on either side. */
     const shapePairs: [number[], number[]][] = [
       [

@@ -10,6 +10,7 @@ import {
   unaryKernel,
   whereKernel,
 } from './elementwise.js';
+import { gluGradKernel, gluKernel } from './glu.js';
 import { outputArray } from './host-pool.js';
 import { bincountKernel, gatherKernel, scatterAddKernel } from './indexing.js';
 import { broadcastToKernel, concatKernel, padKernel, sliceKernel, transposeKernel } from './layout.js';
@@ -23,6 +24,8 @@ export const cpuKernels: KernelTable<AnyHostArray> = {
   unary: unaryKernel,
   binary: binaryKernel,
   compare: compareKernel,
+  glu: gluKernel,
+  gluGrad: gluGradKernel,
   where: whereKernel,
   reduce: reduceKernel,
   argReduce: argReduceKernel,

@@ -6,7 +6,10 @@
 //   splatted;
 //   `scatterAdd` (dst, src, ids, n, rows, n4): dst row ids[i] += src row i for i < n, rows of n4 vectors,
 //   skipping ids outside [0, rows);
-//   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity).
+//   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity);
+//   `swiglu` (gate, up, dst, n4): dst = silu(gate) · up, and `swigluGrad` (gate, up, g, dst, n4):
+//   dst = g · up · silu'(gate), over n4 vectors, a multiple of 4 (dst may be gate: a block is loaded before
+//   it is stored).
 
 import { encodeModule, FunctionBody, type FunctionDef, I32, V128, type VectorOp } from './wasm-encoder.js';
 
@@ -197,6 +200,48 @@ function unary(fn: VectorUnaryFn): FunctionBody {
 }
 
 /**
+ * The gated SiLU kernels of the glu primitive, blocks of UNARY_BLOCK vectors as `unary`:
+ * `swiglu(gate, up, dst, n4)`: dst = silu(gate) · up, silu as the unary kernel computes it, so the result is
+ * bit for bit the `silu` kernel's output times up.
+ * `swigluGrad(gate, up, g, dst, n4)`: dst = (g · up) · silu'(gate), silu'(x) = s · (1 + x · (1 - s)) with
+ * s = sigmoid(x) as the `sigmoid` kernel computes it.
+ * Each block's gates are loaded before its first store, so dst may be the gate buffer.
+ */
+function swiglu(grad: boolean): FunctionBody {
+  const [gate, up] = [0, 1];
+  const [g, dst, n4] = grad ? [2, 3, 4] : [-1, 2, 3];
+  const f = new FunctionBody(grad ? 5 : 4);
+  const block = Array.from({ length: UNARY_BLOCK }, (_, i) => ({
+    offset: 16 * i,
+    x: f.local(V128),
+    e: f.local(V128),
+    t: { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) },
+  }));
+  f.loop();
+  for (const { offset, x } of block) f.get(gate).v128Load(offset).set(x);
+  for (const { offset, x, e, t } of block) {
+    f.get(dst);
+    if (grad) {
+      emitUnary(f, 'sigmoid', x, e, t);
+      f.set(e);
+      f.get(g).v128Load(offset).get(up).v128Load(offset).f32x4Mul();
+      // s · (1 + x · (1 - s))
+      f.get(e).f32x4Const(1).get(e).vector('f32x4Sub').get(x).f32x4Mul().f32x4Const(1).f32x4Add().f32x4Mul();
+      f.f32x4Mul();
+    } else {
+      emitUnary(f, 'silu', x, e, t);
+      f.get(up).v128Load(offset).f32x4Mul();
+    }
+    f.v128Store(offset);
+  }
+  const bytes = 16 * UNARY_BLOCK;
+  f.bump(gate, bytes).bump(up, bytes).bump(dst, bytes).bump(n4, -UNARY_BLOCK);
+  if (grad) f.bump(g, bytes);
+  f.get(n4).brIf(0).end();
+  return f;
+}
+
+/**
  * Pushes fn(a, b) of the v128 locals `a` and `b` (`t` is scratch). maximum and minimum are the JavaScript
  * kernel's `a > b || a !== a ? a : b` (`<` for minimum) as a mask and bitselect, with NaN lanes then quieted
  * as the kernel's f64 round trip quiets them, so the bits agree for every pair. f32x4.max/min do not: they
@@ -316,7 +361,7 @@ function softmax(): FunctionBody {
   return f;
 }
 
-/** The module's bytes: it imports `env.memory` and exports the unary and binary kernels by name. */
+/** The module's bytes: it imports `env.memory` and exports every kernel above by name. */
 export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
   const unaries: FunctionDef[] = VECTOR_UNARY.map((fn) => ({
     params: [I32, I32, I32],
@@ -336,5 +381,9 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
     export: 'scatterAdd',
   };
   const rows: FunctionDef = { params: [I32, I32, I32, I32], body: softmax(), export: 'softmax' };
-  return encodeModule([...unaries, ...binaries, scatter, rows]);
+  const gated: FunctionDef[] = [
+    { params: [I32, I32, I32, I32], body: swiglu(false), export: 'swiglu' },
+    { params: [I32, I32, I32, I32, I32], body: swiglu(true), export: 'swigluGrad' },
+  ];
+  return encodeModule([...unaries, ...binaries, scatter, rows, ...gated]);
 }

@@ -57,6 +57,35 @@ export class WasmVector {
     }
   }
 
+  /** `dst[i] = silu(gate[i]) · up[i]` over equal-length arrays: the `silu` kernel's value times up, exactly. */
+  swiglu(gate: Float32Array, up: Float32Array, dst: Float32Array): void {
+    this.#staged('swiglu', [gate, up], dst);
+  }
+
+  /** `dst[i] = (g[i] · up[i]) · silu'(gate[i])` over equal-length arrays: the gate's cotangent of swiglu. */
+  swigluGrad(gate: Float32Array, up: Float32Array, g: Float32Array, dst: Float32Array): void {
+    this.#staged('swigluGrad', [gate, up, g], dst);
+  }
+
+  /**
+   * Runs an element-wise kernel of `operands.length` inputs (`kernel(in0, in1, ..., dst, n4)`) chunk by chunk:
+   * operand j staged at j · CHUNK, the result written over operand 0's chunk.
+   */
+  #staged(name: string, operands: readonly Float32Array[], dst: Float32Array): void {
+    const heap = wasmHeap(operands.length * CHUNK);
+    const kernel = this.kernels[name] as Kernel;
+    const addresses = operands.map((_, j) => j * CHUNK * 4);
+    for (let i = 0; i < dst.length; i += CHUNK) {
+      const len = Math.min(CHUNK, dst.length - i);
+      operands.forEach((src, j) => {
+        heap.set(src.subarray(i, i + len), j * CHUNK);
+      });
+      // Whole blocks of vectors, as in `unary`.
+      kernel(...addresses, 0, UNARY_BLOCK * Math.ceil(len / (4 * UNARY_BLOCK)));
+      dst.set(heap.subarray(0, len), i);
+    }
+  }
+
   /**
    * `dst[ids[i]] += src[i]` row by row, rows of `width` floats (a multiple of 4), ids outside [0, rows)
    * skipped. False, with nothing written, where dst would not fit the shared memory's budget.
@@ -213,6 +242,8 @@ export function wasmVector(): WasmVector | null {
     ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`)),
     'scatterAdd',
     'softmax',
+    'swiglu',
+    'swigluGrad',
   ];
   compiled = new WasmVector(Object.fromEntries(names.map((name) => [name, exports[name] as Kernel])));
   return compiled;

@@ -1,5 +1,6 @@
 import type { KernelTable } from '../backend.js';
 import { elementwiseKernels } from './kernels/elementwise.js';
+import { gluKernels } from './kernels/glu.js';
 import { indexingKernels } from './kernels/indexing.js';
 import { layoutKernels } from './kernels/layout.js';
 import { type LinalgOptions, linalgKernels } from './kernels/linalg.js';
@@ -13,6 +14,7 @@ import type { GpuRuntime } from './runtime.js';
 export function webgpuKernels(rt: GpuRuntime, options: LinalgOptions = {}): KernelTable<GPUBuffer> {
   return {
     ...elementwiseKernels(rt),
+    ...gluKernels(rt),
     ...reduceKernels(rt),
     ...linalgKernels(rt, options),
     ...sortKernels(rt),
