@@ -13,9 +13,17 @@ export interface DispatchMeta {
   readonly numTokens: number;
   readonly numRows: number;
   /**
-   * With `weight_R`, set when every routed row holds exactly one assignment (dropless, unpadded): each row's
-   * token [R], i32, so `combine` scales and adds the rows where they are instead of gathering them back into
-   * assignment order first.
+   * With `weight_TK`, set for token-choice routings (A = T·K, assignment a = t·K + k): `row_A` viewed as
+   * [T, K], i32, R for a dropped assignment. `combine` is then one `weightedGather` over the expert outputs:
+   * each token sums its K rows in k order, with no scatter (deterministic on every backend).
+   */
+  readonly row_TK?: Tensor;
+  /** `weight_A` viewed as [T, K] (differentiable); set with `row_TK`. */
+  readonly weight_TK?: Tensor;
+  /**
+   * With `weight_R`, set for other routings (expert choice) when every routed row holds exactly one
+   * assignment (dropless, unpadded): each row's token [R], i32, so `combine` scales and adds the rows where
+   * they are instead of gathering them back into assignment order first.
    */
   readonly token_R?: Tensor;
   /** Each row's combine weight [R] (differentiable); set with `token_R`. */

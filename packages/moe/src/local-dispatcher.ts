@@ -15,6 +15,7 @@ import {
   less,
   minimum,
   mul,
+  reshape,
   SwitchyardError,
   scatterAdd,
   slice,
@@ -22,6 +23,7 @@ import {
   type Tensor,
   tidy,
   unsqueeze,
+  weightedGather,
   where,
   zeros,
 } from '@switchyard/tensor';
@@ -66,6 +68,10 @@ function checkFactor(name: string, value: number | undefined): void {
  * position. (BPR ranks by the router probability; `'probs'` ranks by `weight_A`, which is that probability
  * for softmax top-k routers without renormalisation; with renormalised or scaled weights the ranking follows
  * the weights.)
+ *
+ * For token-choice routings `combine` is one `weightedGather`: each token sums its K expert rows in k order
+ * (dropped ones pointing past the last row add nothing), a single pass with no scatter, so its result is the
+ * same bits on every run and backend-deterministic on WebGPU too.
  *
  * Routings of kind `'expert-choice'` are always dispatched dropless: the router already gave every expert
  * exactly C tokens, so the capacity options do not apply to them.
@@ -140,6 +146,12 @@ export class LocalDispatcher implements Dispatcher {
     // Expert choice enforces its capacity in the router (every expert already holds exactly C assignments),
     // so its routings are dispatched dropless whatever the capacity factor.
     const c = routing.kind === 'expert-choice' ? undefined : this.capacity(a, e, options.training);
+    // Token choice: assignment a = t·K + k, so row_A and weight_A are [T, K] read row-major and combine is a
+    // gather-sum per token.
+    const k = routing.topK;
+    const tokenMajor = routing.kind === 'token-choice' && Number.isInteger(k) && k >= 0 && a === t * k;
+    const perToken = (row_A: Tensor) =>
+      tokenMajor ? { row_TK: reshape(row_A, [t, k]), weight_TK: reshape(weight_A, [t, k]) } : {};
     return tidy(() => {
       // Stable order grouping assignments by expert; within an expert, by position or by descending weight.
       let order_A: Tensor;
@@ -152,16 +164,17 @@ export class LocalDispatcher implements Dispatcher {
       if (c === undefined) {
         // Dropless: sorted assignment r is row r, so the rows are the sorted tokens and nothing is padded.
         const row_A = scatterAdd(arange(a), order_A, a);
-        const weight_R = gather(weight_A, order_A);
-        const meta: DispatchMeta = {
-          row_A,
-          token_A,
-          weight_A,
-          numTokens: t,
-          numRows: a,
-          token_R: sortedToken_A,
-          weight_R,
-        };
+        const meta: DispatchMeta = tokenMajor
+          ? { row_A, token_A, weight_A, numTokens: t, numRows: a, ...perToken(row_A) }
+          : {
+              row_A,
+              token_A,
+              weight_A,
+              numTokens: t,
+              numRows: a,
+              token_R: sortedToken_A,
+              weight_R: gather(weight_A, order_A),
+            };
         const routed_RD = gather(x_TD, sortedToken_A);
         return { routed_RD, counts_E: routed_E, routed_E, kept_E: routed_E, meta };
       }
@@ -190,7 +203,15 @@ export class LocalDispatcher implements Dispatcher {
       const token_R = where(less(holder_R, 1), t, sub(holder_R, 1));
       const xPadded = concat([x_TD, zeros([1, d], x_TD.dtype)], 0);
       const routed_RD = gather(xPadded, slice(token_R, [0], [rows]));
-      const meta: DispatchMeta = { row_A, token_A, weight_A, numTokens: t, numRows: rows };
+      // Dropped assignments hold row R (`rows`), outside [0, R): weightedGather adds nothing for them.
+      const meta: DispatchMeta = {
+        row_A,
+        token_A,
+        weight_A,
+        numTokens: t,
+        numRows: rows,
+        ...perToken(row_A),
+      };
       return {
         routed_RD,
         counts_E,
@@ -210,7 +231,8 @@ export class LocalDispatcher implements Dispatcher {
       );
     }
     return tidy(() => {
-      const { token_R, weight_R } = meta;
+      const { row_TK, weight_TK, token_R, weight_R } = meta;
+      if (row_TK && weight_TK) return weightedGather(y_RD, row_TK, cast(weight_TK, y_RD.dtype));
       if (token_R && weight_R) {
         return scatterAdd(mul(y_RD, unsqueeze(cast(weight_R, y_RD.dtype), -1)), token_R, meta.numTokens);
       }

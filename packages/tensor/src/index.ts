@@ -164,12 +164,13 @@ export {
   type TopkResult,
   topk,
 } from './ops/sort.js';
+export { weightedGather } from './ops/weighted-gather.js';
 export { philoxFill } from './philox.js';
 export {
   type BinaryFn,
   type CompareFn,
-  type KernelPrim,
   type GluFn,
+  type KernelPrim,
   PRIMITIVE_NAMES,
   type PrimitiveAttrs,
   type PrimName,

@@ -112,6 +112,12 @@ export interface PrimitiveAttrs {
   gather: Record<string, never>;
   /** Adds src [...idx.shape, ...rest] into zeros [rows, ...rest] at rows idx (the adjoint of gather). */
   scatterAdd: { rows: number };
+  /**
+   * Inputs [src [R, ...rest], rows [T, K] i32, weights [T, K]]: out [T, ...rest] with
+   * out[t] = Σ_k weights[t, k] · src[rows[t, k]], summed in k order from zero; a row outside [0, R) adds
+   * nothing. The MoE combine (unpermute) as one gather-sum: no atomics, so the same bits on every run.
+   */
+  weightedGather: Record<string, never>;
   /** Permutes axes. */
   transpose: { perm: number[] };
   /** A contiguous box starting at `begin` of extent `size`. */
@@ -144,14 +150,14 @@ export type KernelPrim = Exclude<PrimName, 'reshape'>;
 export const PRIMITIVE_NAMES = [
   'unary',
   'binary',
+  'glu',
+  'gluGrad',
   'compare',
   'where',
   'reduce',
   'argReduce',
   'softmax',
   'logSoftmax',
-  'glu',
-  'gluGrad',
   'matmul',
   'groupedMatmul',
   'groupedMatmulGradW',
@@ -163,6 +169,7 @@ export const PRIMITIVE_NAMES = [
   'bincount',
   'gather',
   'scatterAdd',
+  'weightedGather',
   'transpose',
   'slice',
   'pad',

@@ -246,6 +246,41 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   ],
   gather: (g, [x, idx]) => [scatterAdd(g, idx as Tensor, (x as Tensor).shape[0] as number), null],
   scatterAdd: (g, [, idx]) => [gather(g, idx as Tensor), null],
+  weightedGather: (g, [src, rows, weights], _y, _attrs, needs) => {
+    // Out-of-range rows contribute nothing forward, so they get no gradient and give their weight none.
+    // gather and scatterAdd refuse them on synchronous backends: they are pointed at row 0 and masked out.
+    const x = src as Tensor;
+    const idx = rows as Tensor;
+    const w = weights as Tensor;
+    const r = x.shape[0] as number;
+    const [t, k] = idx.shape as [number, number];
+    const rest = x.shape.slice(1);
+    if (r === 0) {
+      return [needs[0] ? zeros(x.shape, x.dtype) : null, null, needs[2] ? zeros([t, k], w.dtype) : null];
+    }
+    const valid = ew.logicalAnd(ew.greaterEqual(idx, 0), ew.less(idx, r));
+    const safe = ew.where(valid, idx, 0);
+    const ones = rest.map(() => 1);
+    const g1 = reshape(g, [t, 1, ...rest]);
+    // d src[r] = Σ over the pairs (t, k) with rows[t, k] = r of weights[t, k] · g[t].
+    const gSrc = needs[0]
+      ? scatterAdd(ew.mul(g1, reshape(ew.where(valid, w, 0), [t, k, ...ones])), safe, r)
+      : null;
+    // d weights[t, k] = <g[t], src[rows[t, k]]>.
+    let gW: Tensor | null = null;
+    if (needs[2]) {
+      const terms = ew.mul(gather(x, safe), g1);
+      const dots =
+        rest.length === 0
+          ? terms
+          : sum(
+              terms,
+              rest.map((_, i) => i + 2),
+            );
+      gW = ew.where(valid, dots, 0);
+    }
+    return [gSrc, null, gW];
+  },
   transpose: (g, _inputs, _y, { perm }) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((p, i) => {

@@ -453,3 +453,74 @@ describe('glu', () => {
     expect(expectError(() => S.glu(f32([2]), gone), 'USE_AFTER_DISPOSE', 'glu').message).toContain('[2]');
   });
 });
+
+describe('weightedGather', () => {
+  const rows = (shape: number[]) => zeros(shape, 'i32');
+
+  it('refuses mismatched shapes, printing them', () => {
+    expect(
+      expectError(
+        () => S.weightedGather(f32([4, 8]), rows([3, 2]), f32([3, 1])),
+        'SHAPE_MISMATCH',
+        'weightedGather',
+      ).message,
+    ).toBe('[weightedGather] weights [3, 1] must have the shape of rows [3, 2]');
+    expect(
+      expectError(
+        () => S.weightedGather(f32([4, 8]), rows([6]), f32([6])),
+        'SHAPE_MISMATCH',
+        'weightedGather',
+      ).message,
+    ).toBe('[weightedGather] rows must be [T, K], got [6]');
+    expect(
+      expectError(
+        () => S.weightedGather(f32([]), rows([1, 1]), f32([1, 1])),
+        'SHAPE_MISMATCH',
+        'weightedGather',
+      ).message,
+    ).toBe('[weightedGather] src must have rank >= 1, got a scalar');
+  });
+
+  it('refuses non-i32 rows, integer src or weights, and a non-tensor', () => {
+    expect(
+      expectError(
+        () => S.weightedGather(f32([4, 8]), f32([3, 2]), f32([3, 2])),
+        'DTYPE_MISMATCH',
+        'weightedGather',
+      ).message,
+    ).toBe('[weightedGather] rows must be i32, got f32 [3, 2]');
+    expect(
+      expectError(
+        () => S.weightedGather(rows([4, 8]), rows([3, 2]), f32([3, 2])),
+        'DTYPE_MISMATCH',
+        'weightedGather',
+      ).message,
+    ).toBe(
+      '[weightedGather] src and weights must be float tensors, got src i32 [4, 8] and weights f32 [3, 2]',
+    );
+    expectError(
+      () => S.weightedGather(f32([4, 8]), rows([3, 2]), rows([3, 2])),
+      'DTYPE_MISMATCH',
+      'weightedGather',
+    );
+    expect(
+      expectError(
+        () => S.weightedGather([1, 2] as unknown as Tensor, rows([1, 1]), f32([1, 1])),
+        'INVALID_ARGUMENT',
+        'weightedGather',
+      ).message,
+    ).toBe('[weightedGather] src must be a Tensor, got an array');
+  });
+
+  it('accepts rows out of range: they add nothing', () => {
+    const y = S.weightedGather(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+      tensor([[-1, 1, 2]], { dtype: 'i32' }),
+      tensor([[5, 2, 7]]),
+    );
+    expect(Array.from(y.dataSync())).toEqual([6, 8]);
+  });
+});

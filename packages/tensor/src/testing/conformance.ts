@@ -13,6 +13,7 @@ import { RANDOM_CASES } from './conformance/random.js';
 import { REDUCE_CASES } from './conformance/reduce.js';
 import { ROUTER_CASES } from './conformance/router.js';
 import { SORT_CASES } from './conformance/sort.js';
+import { WEIGHTED_GATHER_CASES } from './conformance/weighted-gather.js';
 
 export { expectTensor } from './expect.js';
 
@@ -56,10 +57,11 @@ export function conformanceCases(
 /** Every case, by family; see `conformance/*.ts`. */
 const CASES: [PrimName, string, CaseBody][] = [
   ...ELEMENTWISE_CASES,
-  ...REDUCE_CASES,
   ...GLU_CASES,
+  ...REDUCE_CASES,
   ...LINALG_CASES,
   ...INDEXING_CASES,
+  ...WEIGHTED_GATHER_CASES,
   ...SORT_CASES,
   ...ROUTER_CASES,
   ...BUCKET_SORT_CASES,

@@ -63,10 +63,11 @@ import {
   topk,
   transpose,
   variance,
+  weightedGather,
   where,
 } from '../index.js';
-import { type GradcheckOptions, gradcheck } from './gradcheck.js';
 import type { GluFn } from '../primitives.js';
+import { type GradcheckOptions, gradcheck } from './gradcheck.js';
 import { randomTensor } from './random-tensor.js';
 
 type Fn = (...xs: Tensor[]) => Tensor;
@@ -216,7 +217,6 @@ function registerCases(): void {
     });
   });
 
-  describe('gradcheck: binary with broadcasting', () => {
   describe('gradcheck: glu', () => {
     const gates: [GluFn, (shape: number[], seed: number) => Tensor][] = [
       ['silu', (s, seed) => uniform(s, seed, -3, 3)],
@@ -241,6 +241,7 @@ function registerCases(): void {
     });
   });
 
+  describe('gradcheck: binary with broadcasting', () => {
     /** Operand shape pairs: equal shapes, both operands broadcast, and a scalar on either side. */
     const shapePairs: [number[], number[]][] = [
       [
@@ -515,6 +516,36 @@ function registerCases(): void {
     it('scatterAdd with 2-D indices', async () => {
       const idx = i32([2, 0, 2, 2], [2, 2]);
       await check((src) => scatterAdd(src, idx, 3), [uniform([2, 2, 3], 903)]);
+    });
+  });
+
+  describe('gradcheck: weightedGather', () => {
+    it('in src and weights, with repeated rows (rows as an i32 input)', async () => {
+      await check(
+        (src, rows, w) => weightedGather(src as Tensor, rows as Tensor, w as Tensor),
+        [uniform([5, 3], 1100), i32([0, 4, 4, 2, 1, 0, 3, 3, 2], [3, 3]), uniform([3, 3], 1101)],
+      );
+    });
+
+    it('rows out of range (negative and >= R) get and give no gradient', async () => {
+      const rows = i32([-1, 2, 4, 0, 3, 7, 1, 1], [4, 2]);
+      await check((src, w) => weightedGather(src, rows, w), [uniform([4, 2], 1102), uniform([4, 2], 1103)]);
+    });
+
+    it('rank-1 and rank-3 src', async () => {
+      const rows = i32([2, 0, 1, 2], [2, 2]);
+      await check((src, w) => weightedGather(src, rows, w), [uniform([3], 1104), uniform([2, 2], 1105)]);
+      await check(
+        (src, w) => weightedGather(src, rows, w),
+        [uniform([3, 2, 2], 1106), uniform([2, 2], 1107)],
+      );
+    });
+
+    it('in src alone and in weights alone', async () => {
+      const rows = i32([1, 0, 2, 1], [2, 2]);
+      const [src, w] = [uniform([3, 4], 1108), uniform([2, 2], 1109)];
+      await check((x) => weightedGather(x, rows, w), [src]);
+      await check((x) => weightedGather(src, rows, x), [w]);
     });
   });
 

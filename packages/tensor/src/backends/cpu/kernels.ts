@@ -18,14 +18,15 @@ import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from './m
 import { argReduceKernel, cumsumKernel, logSoftmaxKernel, reduceKernel, softmaxKernel } from './reduce.js';
 import { routerTopKKernel } from './router-topk.js';
 import { argsortKernel, bucketSortKernel, topkKernel } from './sort.js';
+import { weightedGatherKernel } from './weighted-gather.js';
 
 /** The CPU kernel table: one entry per primitive, checked by the compiler. */
 export const cpuKernels: KernelTable<AnyHostArray> = {
   unary: unaryKernel,
   binary: binaryKernel,
-  compare: compareKernel,
   glu: gluKernel,
   gluGrad: gluGradKernel,
+  compare: compareKernel,
   where: whereKernel,
   reduce: reduceKernel,
   argReduce: argReduceKernel,
@@ -42,6 +43,7 @@ export const cpuKernels: KernelTable<AnyHostArray> = {
   bincount: bincountKernel,
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
+  weightedGather: weightedGatherKernel,
   transpose: transposeKernel,
   slice: sliceKernel,
   pad: padKernel,

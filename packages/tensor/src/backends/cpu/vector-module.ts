@@ -6,6 +6,9 @@
 //   splatted;
 //   `scatterAdd` (dst, src, ids, n, rows, n4): dst row ids[i] += src row i for i < n, rows of n4 vectors,
 //   skipping ids outside [0, rows);
+//   `weightedGather` (dst, src, ids, weights, n, k, rows, n4): for each of n output rows of n4 vectors, dst row
+//   = Σ over its k terms of weights[i] · src row ids[i] (terms in order from a zero row; ids outside [0, rows)
+//   skipped), one multiply-then-add pass per term;
 //   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity);
 //   `swiglu` (gate, up, dst, n4): dst = silu(gate) · up, and `swigluGrad` (gate, up, g, dst, n4):
 //   dst = g · up · silu'(gate), over n4 vectors, a multiple of 4 (dst may be gate: a block is loaded before
@@ -309,6 +312,50 @@ function scatterAdd(): FunctionBody {
   return f;
 }
 
+/**
+ * `weightedGather(dst, src, ids, weights, n, k, rows, n4)`, n >= 1, k >= 1 and n4 >= 1: ids and weights hold
+ * n · k terms, output row after output row. Each output row is zeroed, then each in-range term adds
+ * w · x vector by vector (f32x4.mul then f32x4.add, each rounded: the JavaScript kernel's bits).
+ */
+function weightedGather(): FunctionBody {
+  const [dst, src, ids, weights, n, k, rows, n4] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new FunctionBody(8);
+  const [rowBytes, d, s, j, r, kk] = [
+    f.local(I32),
+    f.local(I32),
+    f.local(I32),
+    f.local(I32),
+    f.local(I32),
+    f.local(I32),
+  ];
+  const w = f.local(V128);
+  f.get(n4).i32(16).mul().set(rowBytes);
+  f.loop(); // output rows
+  f.get(dst).set(d).get(n4).set(j);
+  f.loop(); // zero the row
+  f.get(d).f32x4Const(0).v128Store(0);
+  f.bump(d, 16).bump(j, -1);
+  f.get(j).brIf(0).end();
+  f.get(k).set(kk);
+  f.loop(); // terms of the row, in order
+  f.get(ids).i32Load(0).set(r);
+  f.get(r, rows).ltU().if();
+  f.get(weights).loadSplat(0).set(w);
+  f.get(src, r, rowBytes).mul().add().set(s);
+  f.get(dst).set(d).get(n4).set(j);
+  f.loop(); // vectors of the row
+  f.get(d, d).v128Load(0).get(w, s).v128Load(0).f32x4Mul().f32x4Add().v128Store(0);
+  f.bump(d, 16).bump(s, 16).bump(j, -1);
+  f.get(j).brIf(0).end();
+  f.end();
+  f.bump(ids, 4).bump(weights, 4).bump(kk, -1);
+  f.get(kk).brIf(0).end();
+  f.get(dst, rowBytes).add().set(dst);
+  f.bump(n, -1);
+  f.get(n).brIf(0).end();
+  return f;
+}
+
 /** f32 lanes as i8x16.shuffle byte indices, both operands the same vector. */
 function lanePattern(...f32: number[]): number[] {
   return f32.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -380,10 +427,15 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
     body: scatterAdd(),
     export: 'scatterAdd',
   };
+  const gathered: FunctionDef = {
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    body: weightedGather(),
+    export: 'weightedGather',
+  };
   const rows: FunctionDef = { params: [I32, I32, I32, I32], body: softmax(), export: 'softmax' };
   const gated: FunctionDef[] = [
     { params: [I32, I32, I32, I32], body: swiglu(false), export: 'swiglu' },
     { params: [I32, I32, I32, I32, I32], body: swiglu(true), export: 'swigluGrad' },
   ];
-  return encodeModule([...unaries, ...binaries, scatter, rows, ...gated]);
+  return encodeModule([...unaries, ...binaries, scatter, gathered, rows, ...gated]);
 }

@@ -40,6 +40,15 @@ export interface BinaryRows {
 /** Largest scatter-add output kept whole in the shared memory (16 MiB): memory never shrinks once grown. */
 const SCATTER_MAX_FLOATS = 1 << 22;
 
+/**
+ * Largest weightedGather source copied whole into the shared memory (16 MiB, as SCATTER_MAX_FLOATS); larger
+ * ones are staged row by row.
+ */
+const GATHER_WHOLE_MAX_FLOATS = 1 << 22;
+
+/** Narrowest rows weightedGather stages one by one: below this the per-row copies cost more than they save. */
+const STAGED_MIN_WIDTH = 32;
+
 /** The compiled vector-math module; get it from `wasmVector()`. */
 export class WasmVector {
   constructor(private readonly kernels: Record<string, Kernel>) {}
@@ -107,6 +116,106 @@ export class WasmVector {
     }
     dst.set(heap.subarray(0, total));
     return true;
+  }
+
+  /**
+   * `dst[t] = Σ_kk weights[t·k + kk] · src[ids[t·k + kk]]` for `t` output rows of `width` floats, terms in kk
+   * order from a zero row, ids outside [0, rows) skipped: the weightedGather kernel, bit for bit. False, with
+   * nothing written, where neither staging below applies (rows narrower than STAGED_MIN_WIDTH floats, or not a
+   * multiple of 4, in a source too large to copy whole).
+   */
+  weightedGather(
+    dst: Float32Array,
+    src: Float32Array,
+    ids: Int32Array,
+    weights: Float32Array,
+    rows: number,
+    t: number,
+    k: number,
+    width: number,
+  ): boolean {
+    if (t === 0 || k === 0 || width === 0) return false;
+    if (width % 4 === 0 && rows * width <= GATHER_WHOLE_MAX_FLOATS) {
+      this.#weightedGatherWhole(dst, src, ids, weights, rows, t, k, width);
+      return true;
+    }
+    if (width < STAGED_MIN_WIDTH) return false;
+    this.#weightedGatherStaged(dst, src, ids, weights, rows, t, k, width);
+    return true;
+  }
+
+  /**
+   * The source copied whole into the shared memory once (one block copy), then output rows a chunk at a time:
+   * their ids and weights staged, the kernel reading the source rows in place. Fastest where the source
+   * fits: one copy in, however many rows are read, and no per-row JavaScript.
+   */
+  #weightedGatherWhole(
+    dst: Float32Array,
+    src: Float32Array,
+    ids: Int32Array,
+    weights: Float32Array,
+    rows: number,
+    t: number,
+    k: number,
+    width: number,
+  ): void {
+    const perChunk = Math.max(1, Math.floor(CHUNK / width));
+    const terms = perChunk * k;
+    const [outAt, idsAt, wAt] = [0, perChunk * width, perChunk * width + terms];
+    const srcAt = wAt + terms;
+    const heap = wasmHeap(srcAt + rows * width);
+    heap.set(src.subarray(0, rows * width), srcAt);
+    const heapIds = new Int32Array(heap.buffer, idsAt * 4, terms);
+    const kernel = this.kernels.weightedGather as Kernel;
+    for (let t0 = 0; t0 < t; t0 += perChunk) {
+      const n = Math.min(perChunk, t - t0);
+      const a0 = t0 * k;
+      heapIds.set(ids.subarray(a0, a0 + n * k));
+      heap.set(weights.subarray(a0, a0 + n * k), wAt);
+      kernel(outAt * 4, srcAt * 4, idsAt * 4, wAt * 4, n, k, rows, width / 4);
+      dst.set(heap.subarray(outAt, outAt + n * width), t0 * width);
+    }
+  }
+
+  /**
+   * Output rows a chunk at a time, each chunk's source rows copied (padded to whole vectors) into the shared
+   * memory in term order, so they are still in cache when the kernel reads them: for sources too large to
+   * copy whole, or rows of a width that is not a multiple of 4. Out-of-range ids are staged as -1.
+   */
+  #weightedGatherStaged(
+    dst: Float32Array,
+    src: Float32Array,
+    ids: Int32Array,
+    weights: Float32Array,
+    rows: number,
+    t: number,
+    k: number,
+    width: number,
+  ): void {
+    const width4 = Math.ceil(width / 4) * 4;
+    const perChunk = Math.max(1, Math.floor(CHUNK / (k * width4)));
+    const terms = perChunk * k;
+    const [outAt, idsAt, wAt] = [0, perChunk * width4, perChunk * width4 + terms];
+    const srcAt = wAt + terms;
+    const heap = wasmHeap(srcAt + terms * width4);
+    const heapIds = new Int32Array(heap.buffer, idsAt * 4, terms);
+    const kernel = this.kernels.weightedGather as Kernel;
+    for (let t0 = 0; t0 < t; t0 += perChunk) {
+      const n = Math.min(perChunk, t - t0);
+      const a0 = t0 * k;
+      for (let i = 0; i < n * k; i++) {
+        const r = ids[a0 + i] as number;
+        if (r < 0 || r >= rows) {
+          heapIds[i] = -1;
+          continue;
+        }
+        heapIds[i] = i;
+        copyLines(heap, srcAt + i * width4, width4, src, r * width, width, 1, width);
+      }
+      heap.set(weights.subarray(a0, a0 + n * k), wAt);
+      kernel(outAt * 4, srcAt * 4, idsAt * 4, wAt * 4, n, k, n * k, width4 / 4);
+      copyLines(dst, t0 * width, width, heap, outAt, width4, n, width);
+    }
   }
 
   /**
@@ -241,6 +350,7 @@ export function wasmVector(): WasmVector | null {
     ...VECTOR_UNARY,
     ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`)),
     'scatterAdd',
+    'weightedGather',
     'softmax',
     'swiglu',
     'swigluGrad',

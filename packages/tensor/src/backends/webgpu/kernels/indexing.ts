@@ -18,7 +18,7 @@ fn atomicAddF32(at: u32, value: f32) {
 
 export function indexingKernels(
   rt: GpuRuntime,
-): Pick<KernelTable<GPUBuffer>, 'gather' | 'scatterAdd' | 'bincount'> {
+): Pick<KernelTable<GPUBuffer>, 'gather' | 'scatterAdd' | 'weightedGather' | 'bincount'> {
   return {
     gather: ([x, idx], _attrs, out) => {
       const t = wgslType(x!.dtype);
@@ -62,6 +62,34 @@ export function indexingKernels(
         sizeOf(src!.shape),
       );
       return result;
+    },
+    // One thread per output element (t, j): its K terms in k order from zero, no atomics, so the same bits on
+    // every run (unlike scatterAdd's compare-exchange adds). Rows outside [0, R) add nothing.
+    weightedGather: ([src, rows, weights], _attrs, out) => {
+      const width = sizeOf(src!.shape.slice(1));
+      const k = rows!.shape[1] as number;
+      const code = `${PRELUDE}${storage(
+        [
+          ['xs', 'f32'],
+          ['ids', 'i32'],
+          ['ws', 'f32'],
+        ],
+        ['ys', 'f32'],
+      )}${main1d(`  let w = u(1u);
+  let k = u(3u);
+  let t = i / w;
+  let j = i % w;
+  var acc = 0.0;
+  for (var kk = 0u; kk < k; kk++) {
+    let r = ids[t * k + kk];
+    if (r >= 0 && u32(r) < u(2u)) { acc = acc + ws[t * k + kk] * xs[u32(r) * w + j]; }
+  }
+  ys[i] = acc;`)}`;
+      const meta = new Meta()
+        .u32(1, Math.max(width, 1))
+        .u32(2, src!.shape[0] as number)
+        .u32(3, k);
+      return launch(rt, code, meta, [src!.data, rows!.data, weights!.data], out, sizeOf(out.shape));
     },
     bincount: ([x], { length }) => {
       const result = rt.alloc(length * 4);

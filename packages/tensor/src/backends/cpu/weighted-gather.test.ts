@@ -1,0 +1,117 @@
+// The CPU weightedGather kernel: the WebAssembly paths (source copied whole, or rows staged) give the
+// JavaScript loop's bits, out-of-range rows add nothing (not even a NaN weight's NaN), and for K <= 2 the
+// result is scatterAdd(mul(rows, w), token) bit for bit: each product rounded to f32, added from +0.
+import { describe, expect, it } from 'vitest';
+import { philoxFill } from '../../philox.js';
+import { wasmVector } from './wasm-vector.js';
+import { weightedGatherJs, weightedGatherKernel } from './weighted-gather.js';
+
+function uniform(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  philoxFill(a, 'uniform', seed, 0, 0, 0, 1);
+  return a.map((v) => 2 * v - 1);
+}
+
+/** Rows in [-2, r + 2): some out of range on both sides. */
+function rowIds(n: number, r: number, seed: number): Int32Array {
+  const a = new Int32Array(n);
+  philoxFill(a, 'int', seed, 0, 0, -2, r + 2);
+  return a;
+}
+
+function run(
+  src: Float32Array,
+  r: number,
+  width: number,
+  ids: Int32Array,
+  w: Float32Array,
+  t: number,
+  k: number,
+) {
+  const input = (data: Float32Array | Int32Array, shape: number[]) => ({
+    data,
+    shape,
+    dtype: 'f32' as const,
+  });
+  return weightedGatherKernel(
+    [input(src, [r, width]), { data: ids, shape: [t, k], dtype: 'i32' }, input(w, [t, k])],
+    {},
+  ) as Float32Array;
+}
+
+function js(
+  src: Float32Array,
+  r: number,
+  width: number,
+  ids: Int32Array,
+  w: Float32Array,
+  t: number,
+  k: number,
+) {
+  const dst = new Float32Array(t * width);
+  weightedGatherJs(dst, src, ids, w, r, t, k, width);
+  return dst;
+}
+
+describe('cpu weightedGather kernel', () => {
+  const shapes: [string, number, number, number, number][] = [
+    ['source copied whole, width 64', 300, 64, 200, 3],
+    ['rows staged, width 37', 300, 37, 100, 4],
+    ['wide rows staged in chunks of one token, width 20000', 5, 20001, 3, 2],
+    ['narrow rows, width 4', 2000, 4, 800, 6],
+  ];
+  for (const [name, r, width, t, k] of shapes) {
+    it(`WebAssembly equals the JavaScript loop bit for bit: ${name}`, () => {
+      expect(wasmVector()).not.toBeNull();
+      const src = uniform(r * width, r + width);
+      const ids = rowIds(t * k, r, t);
+      const w = uniform(t * k, k);
+      const expected = js(src, r, width, ids, w, t, k);
+      const actual = run(src, r, width, ids, w, t, k);
+      expect(actual.length).toBe(expected.length);
+      let mismatches = 0;
+      for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+      expect(mismatches).toBe(0);
+    });
+  }
+
+  it('out-of-range rows add nothing, whatever their weight', () => {
+    const [r, width, t, k] = [4, 64, 40, 2];
+    const src = uniform(r * width, 1);
+    const ids = new Int32Array(t * k).map((_, i) => (i % 2 === 0 ? i % r : i % 4 === 1 ? -1 : r));
+    const w = new Float32Array(t * k).map((_, i) => (i % 2 === 0 ? 0.5 : Number.NaN));
+    for (const out of [run(src, r, width, ids, w, t, k), js(src, r, width, ids, w, t, k)]) {
+      for (let i = 0; i < t; i++) {
+        const row = ids[2 * i] as number;
+        for (let j = 0; j < width; j++)
+          expect(out[i * width + j]).toBe(Math.fround(0.5 * (src[row * width + j] as number)));
+      }
+    }
+  });
+
+  it('K = 2 is the scatterAdd of the rounded products from +0, bit for bit', () => {
+    const [r, width, t, k] = [50, 40, 25, 2];
+    const src = uniform(r * width, 7);
+    src[0] = -0;
+    const ids = rowIds(t * k, r, 8);
+    const w = uniform(t * k, 9);
+    const expected = new Float32Array(t * width);
+    for (let a = 0; a < t * k; a++) {
+      const row = ids[a] as number;
+      if (row < 0 || row >= r) continue;
+      const o = Math.floor(a / k) * width;
+      for (let j = 0; j < width; j++) {
+        const p = Math.fround((w[a] as number) * (src[row * width + j] as number));
+        expected[o + j] = (expected[o + j] as number) + p;
+      }
+    }
+    expect(Array.from(run(src, r, width, ids, w, t, k))).toEqual(Array.from(expected));
+  });
+
+  it('K = 0 and T = 0 give zeros and an empty result', () => {
+    expect(Array.from(run(uniform(8, 1), 2, 4, new Int32Array(0), new Float32Array(0), 3, 0))).toEqual(
+      new Array(12).fill(0),
+    );
+    expect(run(uniform(8, 1), 2, 4, new Int32Array(0), new Float32Array(0), 0, 3).length).toBe(0);
+  });
+});

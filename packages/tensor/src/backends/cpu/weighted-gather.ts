@@ -1,0 +1,57 @@
+// The weightedGather kernel: out[t] = Σ_k weights[t, k] · src[rows[t, k]], the MoE combine as one pass.
+//
+// Arithmetic: every product w · x is rounded to f32, then added to an f32 accumulator that starts at +0, terms
+// in k order. That is what `scatterAdd(mul(src_rows, w), token, T)` computes (mul rounds each product to
+// f32, scatterAdd adds into a zeroed f32 row), so for K <= 2 the two agree bit for bit, and for larger K they
+// differ only by the order of the additions. The WebAssembly path (f32x4.mul then f32x4.add, no fused
+// multiply-add) gives the same bits as the JavaScript loop.
+
+import type { AnyHostArray } from '../../dtype.js';
+import { sizeOf } from '../../shape.js';
+import type { KernelInput } from '../backend.js';
+import { outputF32 } from './host-pool.js';
+import { WASM_MIN, wasmVector } from './wasm-vector.js';
+
+type In = KernelInput<AnyHostArray>;
+
+export function weightedGatherKernel([src, rows, weights]: readonly In[], _attrs: unknown): AnyHostArray {
+  const x = src as In;
+  const r = x.shape[0] as number;
+  const width = sizeOf(x.shape.slice(1));
+  const [t, k] = (rows as In).shape as [number, number];
+  const dst = outputF32(t * width);
+  if (t === 0 || k === 0 || width === 0) return dst;
+  const s = x.data as Float32Array;
+  const ids = (rows as In).data as Int32Array;
+  const w = (weights as In).data as Float32Array;
+  // WebAssembly for outputs of at least WASM_MIN floats (it declines sources it cannot stage well).
+  const wasm = t * width >= WASM_MIN ? wasmVector() : null;
+  if (wasm?.weightedGather(dst, s, ids, w, r, t, k, width)) return dst;
+  weightedGatherJs(dst, s, ids, w, r, t, k, width);
+  return dst;
+}
+
+/** The JavaScript loop of weightedGatherKernel (also its reference in tests). */
+export function weightedGatherJs(
+  dst: Float32Array,
+  src: Float32Array,
+  ids: Int32Array,
+  weights: Float32Array,
+  rows: number,
+  t: number,
+  k: number,
+  width: number,
+): void {
+  for (let i = 0; i < t; i++) {
+    const o = i * width;
+    for (let kk = 0; kk < k; kk++) {
+      const a = i * k + kk;
+      const row = ids[a] as number;
+      if (row < 0 || row >= rows) continue;
+      const wt = weights[a] as number;
+      const base = row * width;
+      for (let j = 0; j < width; j++)
+        dst[o + j] = (dst[o + j] as number) + Math.fround(wt * (src[base + j] as number));
+    }
+  }
+}
