@@ -172,6 +172,16 @@ function emitUnary(f: FunctionBody, fn: VectorUnaryFn, x: number, e: number, t: 
 /** Vectors a unary kernel computes per pass of its loop. */
 export const UNARY_BLOCK = 4;
 
+/** The locals of one UNARY_BLOCK pass: per vector its byte offset in the block, x, e and emitExp's temporaries. */
+function blockLocals(f: FunctionBody) {
+  return Array.from({ length: UNARY_BLOCK }, (_, i) => ({
+    offset: 16 * i,
+    x: f.local(V128),
+    e: f.local(V128),
+    t: { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) },
+  }));
+}
+
 /**
  * `fn(src, dst, n4)`: dst = fn(src) over n4 vectors, n4 a positive multiple of UNARY_BLOCK. The block's
  * vectors each have their own locals, and all are loaded before the first is stored (a store may alias the
@@ -182,12 +192,7 @@ export const UNARY_BLOCK = 4;
 function unary(fn: VectorUnaryFn): FunctionBody {
   const [src, dst, n4] = [0, 1, 2];
   const f = new FunctionBody(3);
-  const block = Array.from({ length: UNARY_BLOCK }, (_, i) => ({
-    offset: 16 * i,
-    x: f.local(V128),
-    e: f.local(V128),
-    t: { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) },
-  }));
+  const block = blockLocals(f);
   f.loop();
   for (const { offset, x } of block) f.get(src).v128Load(offset).set(x);
   for (const { offset, x, e, t } of block) {
@@ -214,12 +219,7 @@ function swiglu(grad: boolean): FunctionBody {
   const [gate, up] = [0, 1];
   const [g, dst, n4] = grad ? [2, 3, 4] : [-1, 2, 3];
   const f = new FunctionBody(grad ? 5 : 4);
-  const block = Array.from({ length: UNARY_BLOCK }, (_, i) => ({
-    offset: 16 * i,
-    x: f.local(V128),
-    e: f.local(V128),
-    t: { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) },
-  }));
+  const block = blockLocals(f);
   f.loop();
   for (const { offset, x } of block) f.get(gate).v128Load(offset).set(x);
   for (const { offset, x, e, t } of block) {

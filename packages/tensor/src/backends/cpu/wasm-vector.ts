@@ -49,6 +49,21 @@ const GATHER_WHOLE_MAX_FLOATS = 1 << 22;
 /** Narrowest rows weightedGather stages one by one: below this the per-row copies cost more than they save. */
 const STAGED_MIN_WIDTH = 32;
 
+/**
+ * One weightedGather: `t` output rows of `width` floats into `dst`, each the sum over its `k` terms (ids and
+ * weights, `t · k` of each) of weight · the src row of that id, ids outside [0, rows) skipped.
+ */
+export interface WeightedGatherJob {
+  dst: Float32Array;
+  src: Float32Array;
+  ids: Int32Array;
+  weights: Float32Array;
+  rows: number;
+  t: number;
+  k: number;
+  width: number;
+}
+
 /** The compiled vector-math module; get it from `wasmVector()`. */
 export class WasmVector {
   constructor(private readonly kernels: Record<string, Kernel>) {}
@@ -124,23 +139,15 @@ export class WasmVector {
    * nothing written, where neither staging below applies (rows narrower than STAGED_MIN_WIDTH floats, or not a
    * multiple of 4, in a source too large to copy whole).
    */
-  weightedGather(
-    dst: Float32Array,
-    src: Float32Array,
-    ids: Int32Array,
-    weights: Float32Array,
-    rows: number,
-    t: number,
-    k: number,
-    width: number,
-  ): boolean {
+  weightedGather(job: WeightedGatherJob): boolean {
+    const { t, k, width, rows } = job;
     if (t === 0 || k === 0 || width === 0) return false;
     if (width % 4 === 0 && rows * width <= GATHER_WHOLE_MAX_FLOATS) {
-      this.#weightedGatherWhole(dst, src, ids, weights, rows, t, k, width);
+      this.#weightedGatherWhole(job);
       return true;
     }
     if (width < STAGED_MIN_WIDTH) return false;
-    this.#weightedGatherStaged(dst, src, ids, weights, rows, t, k, width);
+    this.#weightedGatherStaged(job);
     return true;
   }
 
@@ -149,16 +156,7 @@ export class WasmVector {
    * their ids and weights staged, the kernel reading the source rows in place. Fastest where the source
    * fits: one copy in, however many rows are read, and no per-row JavaScript.
    */
-  #weightedGatherWhole(
-    dst: Float32Array,
-    src: Float32Array,
-    ids: Int32Array,
-    weights: Float32Array,
-    rows: number,
-    t: number,
-    k: number,
-    width: number,
-  ): void {
+  #weightedGatherWhole({ dst, src, ids, weights, rows, t, k, width }: WeightedGatherJob): void {
     const perChunk = Math.max(1, Math.floor(CHUNK / width));
     const terms = perChunk * k;
     const [outAt, idsAt, wAt] = [0, perChunk * width, perChunk * width + terms];
@@ -182,16 +180,7 @@ export class WasmVector {
    * memory in term order, so they are still in cache when the kernel reads them: for sources too large to
    * copy whole, or rows of a width that is not a multiple of 4. Out-of-range ids are staged as -1.
    */
-  #weightedGatherStaged(
-    dst: Float32Array,
-    src: Float32Array,
-    ids: Int32Array,
-    weights: Float32Array,
-    rows: number,
-    t: number,
-    k: number,
-    width: number,
-  ): void {
+  #weightedGatherStaged({ dst, src, ids, weights, rows, t, k, width }: WeightedGatherJob): void {
     const width4 = Math.ceil(width / 4) * 4;
     const perChunk = Math.max(1, Math.floor(CHUNK / (k * width4)));
     const terms = perChunk * k;

@@ -49,7 +49,7 @@ function js(
   k: number,
 ) {
   const dst = new Float32Array(t * width);
-  weightedGatherJs(dst, src, ids, w, r, t, k, width);
+  weightedGatherJs({ dst, src, ids, weights: w, rows: r, t, k, width });
   return dst;
 }
 

@@ -10,7 +10,7 @@ import type { AnyHostArray } from '../../dtype.js';
 import { sizeOf } from '../../shape.js';
 import type { KernelInput } from '../backend.js';
 import { outputF32 } from './host-pool.js';
-import { WASM_MIN, wasmVector } from './wasm-vector.js';
+import { WASM_MIN, type WeightedGatherJob, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -26,22 +26,13 @@ export function weightedGatherKernel([src, rows, weights]: readonly In[], _attrs
   const w = (weights as In).data as Float32Array;
   // WebAssembly for outputs of at least WASM_MIN floats (it declines sources it cannot stage well).
   const wasm = t * width >= WASM_MIN ? wasmVector() : null;
-  if (wasm?.weightedGather(dst, s, ids, w, r, t, k, width)) return dst;
-  weightedGatherJs(dst, s, ids, w, r, t, k, width);
+  const job = { dst, src: s, ids, weights: w, rows: r, t, k, width };
+  if (!wasm?.weightedGather(job)) weightedGatherJs(job);
   return dst;
 }
 
 /** The JavaScript loop of weightedGatherKernel (also its reference in tests). */
-export function weightedGatherJs(
-  dst: Float32Array,
-  src: Float32Array,
-  ids: Int32Array,
-  weights: Float32Array,
-  rows: number,
-  t: number,
-  k: number,
-  width: number,
-): void {
+export function weightedGatherJs({ dst, src, ids, weights, rows, t, k, width }: WeightedGatherJob): void {
   for (let i = 0; i < t; i++) {
     const o = i * width;
     for (let kk = 0; kk < k; kk++) {
