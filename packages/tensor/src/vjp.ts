@@ -263,8 +263,13 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     const ones = rest.map(() => 1);
     const g1 = reshape(g, [t, 1, ...rest]);
     // d src[r] = Σ over the pairs (t, k) with rows[t, k] = r of weights[t, k] · g[t].
+    // The product is masked, not the weight: a dropped pair must not carry 0 · inf = NaN into row 0.
     const gSrc = needs[0]
-      ? scatterAdd(ew.mul(g1, reshape(ew.where(valid, w, 0), [t, k, ...ones])), safe, r)
+      ? scatterAdd(
+          ew.where(reshape(valid, [t, k, ...ones]), ew.mul(g1, reshape(w, [t, k, ...ones])), 0),
+          safe,
+          r,
+        )
       : null;
     // d weights[t, k] = <g[t], src[rows[t, k]]>.
     let gW: Tensor | null = null;

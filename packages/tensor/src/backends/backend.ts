@@ -32,6 +32,8 @@ export interface BackendMemory {
   buffers: number;
   /** Bytes held by those buffers. */
   bytes: number;
+  /** Bytes of freed buffers kept for reuse, where the backend keeps any (CPU: arrays of 1 MiB or more). */
+  pooledBytes?: number;
 }
 
 /** A backend stores tensors as opaque handles and runs primitives on them. */
@@ -55,6 +57,9 @@ export interface Backend<H = unknown> {
   memory(): BackendMemory;
   /** A line saying what this backend runs on, e.g. the adapter name. */
   describe(): string;
-  /** Releases device resources, where the backend holds any (tensors on it become unusable). */
+  /**
+   * Releases what the backend holds: a device (WebGPU: tensors on it become unusable), or the freed arrays kept
+   * for reuse (CPU: tensors stay usable).
+   */
   destroy?(): void;
 }

@@ -42,7 +42,7 @@ export const glu = op(function glu(gate: Tensor, up: Tensor, fn: GluFn = 'silu')
       `unknown fn ${typeof fn === 'string' ? `'${fn}'` : String(fn)}; expected one of ${GLU_FNS.map((f) => `'${f}'`).join(', ')}`,
     );
   }
-  if (gate.shape.join() !== up.shape.join() || gate.rank !== up.rank) {
+  if (gate.shape.join() !== up.shape.join()) {
     throw new SwitchyardError(
       'SHAPE_MISMATCH',
       'glu',

@@ -7,8 +7,9 @@ import {
   toBf16Bits,
   toF16Bits,
 } from '../../dtype.js';
+import { invariant } from '../../errors.js';
 import type { Backend, KernelInput } from '../backend.js';
-import { recycle, recycledBytes } from './host-pool.js';
+import { clearRecycled, recycle, recycledBytes } from './host-pool.js';
 import { cpuKernels } from './kernels.js';
 import { wasmGemm } from './wasm-gemm.js';
 
@@ -71,6 +72,12 @@ export function createCpuBackend(): Backend<CpuData> {
         o: typeof out,
       ) => AnyHostArray;
       const result = kernel(decoded, attrs, out);
+      // Storages are recycled when freed, so two must never share an array.
+      invariant(
+        decoded.every((t) => t.data !== result),
+        prim,
+        'a CPU kernel returned one of its inputs instead of a new array',
+      );
       const data = encode(result, out.dtype);
       // f16/bf16 go through f32 arrays that nothing keeps.
       if (data !== result) recycle(result);
@@ -79,6 +86,10 @@ export function createCpuBackend(): Backend<CpuData> {
     },
     memory() {
       return { buffers, bytes, pooledBytes: recycledBytes() };
+    },
+    /** Drops the freed arrays kept for reuse (shared by every CPU backend of this thread); tensors stay usable. */
+    destroy() {
+      clearRecycled();
     },
     describe() {
       const gemm = wasmGemm();

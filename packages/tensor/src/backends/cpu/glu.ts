@@ -38,7 +38,8 @@ function gluLoop(fn: GluFn, a: Arr, b: Arr, d: Arr): void {
 }
 
 /**
- * `d[i] = (g[i] · u[i]) · fn'(x[i])`, evaluated in float64 and rounded once. The derivatives are the unary
+ * `d[i] = (g[i] · u[i]) · fn'(x[i])`, evaluated in float64 and rounded once (the JavaScript loop; f32 SwiGLU
+ * from WASM_MIN elements takes f32 steps in the WebAssembly kernel). The derivatives are the unary
  * VJP's formulas: relu' = [x > 0] (0 at NaN), silu' = s (1 + x (1 - s)) with s = sigmoid(x), gelu' =
  * Phi(x) + x phi(x), and geluTanh' by the chain rule through its tanh.
  */

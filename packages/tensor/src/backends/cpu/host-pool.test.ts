@@ -1,7 +1,7 @@
 // The reuse of freed CPU storages: what is kept, that a reused output starts at zero, the budget, and that
 // results through the backend stay right when every output is a recycled array.
 import { afterEach, describe, expect, it } from 'vitest';
-import { setBackend } from '../../engine.js';
+import { getBackend, setBackend } from '../../engine.js';
 import { full } from '../../ops/creation.js';
 import { matmul } from '../../ops/linalg.js';
 import { createCpuBackend } from './cpu-backend.js';
@@ -41,6 +41,7 @@ describe('host pool', () => {
   });
 
   it('backend outputs reuse freed storages and stay correct (a GEMM accumulates onto its zeroed output)', () => {
+    const previous = getBackend();
     const backend = createCpuBackend();
     setBackend(backend);
     const n = 512;
@@ -58,5 +59,8 @@ describe('host pool', () => {
     }
     a.dispose();
     b.dispose();
+    backend.destroy?.();
+    expect(backend.memory().pooledBytes).toBe(0);
+    setBackend(previous);
   });
 });

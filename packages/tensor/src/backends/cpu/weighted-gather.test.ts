@@ -2,7 +2,13 @@
 // JavaScript loop's bits, out-of-range rows add nothing (not even a NaN weight's NaN), and for K <= 2 the
 // result is scatterAdd(mul(rows, w), token) bit for bit: each product rounded to f32, added from +0.
 import { describe, expect, it } from 'vitest';
+import { tensor } from '../../ops/creation.js';
+import { mul } from '../../ops/elementwise.js';
+import { sum } from '../../ops/reduce.js';
+import { weightedGather } from '../../ops/weighted-gather.js';
 import { philoxFill } from '../../philox.js';
+import { binaryKernel } from './elementwise.js';
+import { gatherKernel, scatterAddKernel } from './indexing.js';
 import { wasmVector } from './wasm-vector.js';
 import { weightedGatherJs, weightedGatherKernel } from './weighted-gather.js';
 
@@ -57,7 +63,7 @@ describe('cpu weightedGather kernel', () => {
   const shapes: [string, number, number, number, number][] = [
     ['source copied whole, width 64', 300, 64, 200, 3],
     ['rows staged, width 37', 300, 37, 100, 4],
-    ['wide rows staged in chunks of one token, width 20000', 5, 20001, 3, 2],
+    ['wide rows staged in chunks of one token, width 20001', 5, 20001, 3, 2],
     ['narrow rows, width 4', 2000, 4, 800, 6],
   ];
   for (const [name, r, width, t, k] of shapes) {
@@ -89,23 +95,38 @@ describe('cpu weightedGather kernel', () => {
     }
   });
 
-  it('K = 2 is the scatterAdd of the rounded products from +0, bit for bit', () => {
-    const [r, width, t, k] = [50, 40, 25, 2];
+  it('K = 2 equals scatterAdd(mul(gather(src, rows), weights), token) bit for bit (WebAssembly paths)', () => {
+    const [r, width, t, k] = [50, 64, 40, 2];
     const src = uniform(r * width, 7);
     src[0] = -0;
     const ids = rowIds(t * k, r, 8);
     const w = uniform(t * k, 9);
-    const expected = new Float32Array(t * width);
-    for (let a = 0; a < t * k; a++) {
-      const row = ids[a] as number;
-      if (row < 0 || row >= r) continue;
-      const o = Math.floor(a / k) * width;
-      for (let j = 0; j < width; j++) {
-        const p = Math.fround((w[a] as number) * (src[row * width + j] as number));
-        expected[o + j] = (expected[o + j] as number) + p;
-      }
-    }
-    expect(Array.from(run(src, r, width, ids, w, t, k))).toEqual(Array.from(expected));
+    const f32 = (data: Float32Array | Int32Array, shape: number[], dtype: 'f32' | 'i32' = 'f32') => ({
+      data,
+      shape,
+      dtype,
+    });
+    const a = t * k;
+    const rowsOf = gatherKernel(
+      [f32(src, [r, width]), f32(ids, [a], 'i32')],
+      {},
+      { shape: [a, width], dtype: 'f32' },
+    );
+    const products = binaryKernel(
+      [f32(rowsOf as Float32Array, [a, width]), f32(w, [a, 1])],
+      { fn: 'mul' },
+      { shape: [a, width], dtype: 'f32' },
+    );
+    const token = new Int32Array(a).map((_, i) => Math.floor(i / k));
+    const expected = scatterAddKernel(
+      [f32(products as Float32Array, [a, width]), f32(token, [a], 'i32')],
+      { rows: t },
+      { shape: [t, width], dtype: 'f32' },
+    );
+    const actual = run(src, r, width, ids, w, t, k);
+    let mismatches = 0;
+    for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+    expect(mismatches).toBe(0);
   });
 
   it('K = 0 and T = 0 give zeros and an empty result', () => {
@@ -113,5 +134,17 @@ describe('cpu weightedGather kernel', () => {
       new Array(12).fill(0),
     );
     expect(run(uniform(8, 1), 2, 4, new Int32Array(0), new Float32Array(0), 0, 3).length).toBe(0);
+  });
+});
+
+describe('weightedGather gradient', () => {
+  it('a pair whose row is out of range sends nothing to row 0, not even 0 · inf', () => {
+    const src = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] }).requireGrad();
+    const rows = tensor([7, 0], { shape: [2, 1], dtype: 'i32' });
+    const w = tensor([1, 2], { shape: [2, 1] });
+    const g = tensor([Infinity, Infinity, Infinity, 1, 1, 1], { shape: [2, 3] });
+    sum(mul(weightedGather(src, rows, w), g)).backward();
+    expect(Array.from(src.grad?.dataSync() ?? [])).toEqual([2, 2, 2, 0, 0, 0]);
+    for (const t of [src, rows, w, g]) t.dispose();
   });
 });

@@ -11,9 +11,14 @@ interface RouterOptions {
   groupLimit?: RouterGroupLimit;
 }
 
-/** Host order: larger first, ties to the lower index. */
+/** Host order, the `topk` order: NaN first, then larger first, ties (±0 included) to the lower index. */
 function ranked(values: readonly number[], among: readonly number[]): number[] {
-  return [...among].sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+  return [...among].sort((a, b) => {
+    const [va, vb] = [values[a] as number, values[b] as number];
+    const [na, nb] = [Number.isNaN(va), Number.isNaN(vb)];
+    if (na || nb) return na && nb ? a - b : na ? -1 : 1;
+    return vb - va || a - b;
+  });
 }
 
 /**
@@ -99,6 +104,12 @@ const TIED_BIAS = [0.5, 0.5, 0.25, 0.25, 0.5, 0.5, 0, 0.5];
 
 const V3 = { groups: 4, topGroups: 2, groupScoreTopN: 2 };
 
+/**
+ * Given scores with NaN (first in the order, the lower index first among them), a NaN arriving after the K
+ * best are full, and -0 tied with +0 (the lower index wins): the CPU selection's one-comparison shortcut.
+ */
+const NAN_AND_ZEROS = [0, -0, 1, Number.NaN, 0.5, Number.NaN, 1, -0, 0, 0.25, 2, Number.NaN];
+
 export const ROUTER_CASES: Case[] = (['softmax', 'sigmoid', 'none'] as const).flatMap((score): Case[] => [
   routerCase('[5, 8]', (own) => uniform(own, 930, [5, 8], -3, 3), 2, { score, normalize: false }),
   routerCase('[5, 8]', (own) => uniform(own, 930, [5, 8], -3, 3), 2, { score, normalize: true }),
@@ -154,6 +165,14 @@ export const ROUTER_CASES: Case[] = (['softmax', 'sigmoid', 'none'] as const).fl
     { score, normalize: true, groupLimit: { groups: 2, topGroups: 2, groupScoreTopN: 1 } },
     (own) => uniform(own, 944, [8], -0.5, 0.5),
   ),
+  ...(score === 'none'
+    ? [1, 2, 4].map((k) =>
+        routerCase('NaN first, ±0 tied [3, 4]', (own) => lit(own, NAN_AND_ZEROS, [3, 4]), k, {
+          score,
+          normalize: false,
+        }),
+      )
+    : []),
   ...[1, 2].map((groupScoreTopN) =>
     routerCase(
       'tied keys and groups go to the lower index [2, 8]',
