@@ -169,6 +169,7 @@ export { philoxFill } from './philox.js';
 export {
   type BinaryFn,
   type CompareFn,
+  GLU_FNS,
   type GluFn,
   type KernelPrim,
   PRIMITIVE_NAMES,

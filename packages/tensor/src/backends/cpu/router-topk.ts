@@ -3,6 +3,7 @@ import type { PrimitiveAttrs } from '../../primitives.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { unaryKernel } from './elementwise.js';
 import { softmaxKernel } from './reduce.js';
+import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 /** `a` (at index ai) ranks before `b` (at bi): larger first, NaN before every number, ties to the lower index. */
 function before(a: number, ai: number, b: number, bi: number): boolean {
@@ -102,7 +103,12 @@ export function routerTopKKernel(
   ) as Float32Array;
   const ownKeys = bias !== null || topGroups < groups;
   const keys = ownKeys ? new Float32Array(e) : scores;
+  // Without a bias or a group limit the keys are the scores: every row's selection in one WebAssembly call.
+  const wasm = !ownKeys && k > 0 && t * e >= WASM_MIN ? wasmVector() : null;
+  const picks = wasm ? new Int32Array(t * k) : null;
+  if (wasm && picks) wasm.topk(scores, t, e, k, picks);
   const top = new Int32Array(k);
+  const chosen = picks ?? top;
   const picked = new Uint8Array(e);
   const groupScore = new Float32Array(groups);
   const groupPicked = new Uint8Array(groups);
@@ -114,11 +120,12 @@ export function routerTopKKernel(
       for (let j = 0; j < e; j++) key[j] = (p[j] as number) + (bias ? (bias[j] as number) : 0);
       if (topGroups < groups) maskGroups(key, attrs, picked, groupScore, groupPicked);
     }
-    selectTopK(key, k, top);
+    if (!picks) selectTopK(key, k, top);
+    const at = picks ? r * k : 0;
     let total = 0;
     const o = r * 2 * k;
     for (let c = 0; c < k; c++) {
-      const best = top[c] as number;
+      const best = chosen[at + c] as number;
       dst[o + c] = p[best] as number;
       dst[o + k + c] = best;
       total += p[best] as number;

@@ -12,9 +12,19 @@
 //   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity);
 //   `swiglu` (gate, up, dst, n4): dst = silu(gate) · up, and `swigluGrad` (gate, up, g, dst, n4):
 //   dst = g · up · silu'(gate), over n4 vectors, a multiple of 4 (dst may be gate: a block is loaded before
-//   it is stored).
+//   it is stored);
+//   `topk` (src, dst, rows, e, k): the indices (i32) of the k best of each row of e floats, best first, in the
+//   `topk` order.
 
-import { encodeModule, FunctionBody, type FunctionDef, I32, V128, type VectorOp } from './wasm-encoder.js';
+import {
+  encodeModule,
+  F32,
+  FunctionBody,
+  type FunctionDef,
+  I32,
+  V128,
+  type VectorOp,
+} from './wasm-encoder.js';
 
 export type VectorUnaryFn = 'exp' | 'log' | 'silu' | 'sigmoid';
 export type VectorBinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
@@ -356,13 +366,173 @@ function weightedGather(): FunctionBody {
   return f;
 }
 
+/**
+ * `topk(src, dst, rows, e, k)`, rows >= 1 and 1 <= k <= e: the indices of the k best of each row of e floats
+ * into dst (k i32 a row), best first, in the `topk` order (NaN first, then larger first, ties to the lower
+ * index). Keys come in index order, so a key ranks before an earlier one exactly when the earlier is not NaN
+ * and the key is NaN or larger.
+ *
+ * A first pass takes each of the four lanes' maximum over the row's whole vectors; for k <= 4 the least of
+ * them, τ, is at most the k-th best (four keys are at least τ), so keys below τ never matter. The second pass
+ * then goes four keys at a time: until k keys are picked, a key is a candidate when it is at least τ or NaN;
+ * after, when it is larger than the k-th best or NaN; four non-candidates are dismissed by one comparison,
+ * candidates are inserted in place. A NaN k-th best ends the row (nothing later ranks before it). Without τ
+ * (k > 4, a NaN among the lane maxima, or e < 4) every key is a candidate until k are picked.
+ */
+function topk(): FunctionBody {
+  const [src, dst, rows, e, k] = [0, 1, 2, 3, 4];
+  const f = new FunctionBody(5);
+  const [j, at, prev, last4, end4, count] = Array.from({ length: 6 }, () => f.local(I32)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [v, w, kth, tau] = [f.local(F32), f.local(F32), f.local(F32), f.local(F32)];
+  const [kthv, tauv, x] = [f.local(V128), f.local(V128), f.local(V128)];
+  const address = (base: number, index: () => void) => {
+    f.get(base);
+    index();
+    f.i32(2).scalar('i32Shl').add();
+  };
+  // Pushes whether v ranks before w, w at a lower index.
+  const ranksBefore = () => {
+    f.get(w, w).scalar('f32Eq');
+    f.get(v, v).scalar('f32Ne').get(v, w).scalar('f32Gt').scalar('i32Or');
+    f.and();
+  };
+  // Moves the picks before `at` down while v ranks before them, then puts j at `at`.
+  const insert = () => {
+    f.block();
+    f.loop();
+    f.get(at).eqz().brIf(1);
+    address(dst, () => f.get(at).i32(1).sub());
+    f.i32Load(0).set(prev);
+    address(src, () => f.get(prev));
+    f.f32Load(0).set(w);
+    ranksBefore();
+    f.eqz().brIf(1);
+    address(dst, () => f.get(at));
+    f.get(prev).i32Store(0);
+    f.bump(at, -1);
+    f.br(0);
+    f.end();
+    f.end();
+    address(dst, () => f.get(at));
+    f.get(j).i32Store(0);
+  };
+  const loadKth = () => {
+    address(src, () => {
+      address(dst, () => f.get(k).i32(1).sub());
+      f.i32Load(0);
+    });
+    f.f32Load(0).set(kth);
+    f.get(kth).splat().set(kthv);
+  };
+  /**
+   * The scan of keys j.. four at a time: `closer` pushes whether any of the four in x needs a closer look,
+   * and then `take` handles them (key j in v) one by one; `exit` is the depth, from inside `take`, of the
+   * label that ends the scan.
+   */
+  const scan = (closer: () => void, take: (exit: number) => void) => {
+    f.block(); // the scan's end
+    f.loop();
+    f.get(j, e).scalar('i32GeS').brIf(1);
+    f.block(); // four at once
+    f.get(j, last4).scalar('i32GtS').brIf(0);
+    address(src, () => f.get(j));
+    f.v128Load(0).set(x);
+    closer();
+    f.brIf(0);
+    f.bump(j, 4);
+    f.br(1);
+    f.end();
+    f.get(j).i32(4).add().get(e).get(j).i32(4).add().get(e).scalar('i32LtS').select().set(end4);
+    f.loop(); // the (up to) four keys one by one
+    address(src, () => f.get(j));
+    f.f32Load(0).set(v);
+    take(2);
+    f.bump(j, 1);
+    f.get(j, end4).scalar('i32LtS').brIf(0);
+    f.end();
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  f.get(e).i32(4).sub().set(last4);
+  f.loop(); // rows
+  // τ: the least of the lane maxima, or -Infinity.
+  f.f32x4Const(Number.NEGATIVE_INFINITY).set(tauv);
+  f.i32(0).set(j);
+  f.block();
+  f.get(j, last4).scalar('i32GtS').brIf(0);
+  f.loop();
+  address(src, () => f.get(j));
+  f.v128Load(0).get(tauv).vector('f32x4Max').set(tauv);
+  f.bump(j, 4);
+  f.get(j, last4).scalar('i32GtS').eqz().brIf(0);
+  f.end();
+  f.end();
+  horizontal(f, tauv, 'f32x4Min');
+  f.get(tauv, tauv).vector('f32x4Ne').anyTrue().get(k).i32(4).scalar('i32GtS').scalar('i32Or').if();
+  f.f32x4Const(Number.NEGATIVE_INFINITY).set(tauv);
+  f.end();
+  f.get(tauv).extractLane(0).set(tau);
+  // The first k candidates (at least τ, or NaN), inserted as they come.
+  f.i32(0).set(j).i32(0).set(count);
+  scan(
+    () => f.get(x, tauv).vector('f32x4Ge').get(x, x).vector('f32x4Ne').vector('v128Or').anyTrue(),
+    (exit) => {
+      f.block(); // key j, when it is a candidate
+      f.get(v, tau).scalar('f32Ge').get(v, v).scalar('f32Ne').scalar('i32Or').eqz().brIf(0);
+      f.get(count).set(at);
+      insert();
+      f.bump(count, 1);
+      f.get(count, k).scalar('i32Eq').if();
+      f.bump(j, 1);
+      f.br(exit + 2);
+      f.end();
+      f.end();
+    },
+  );
+  // The other keys: those ranking before the k-th best replace it.
+  loadKth();
+  f.block(); // the row's end
+  f.get(kth, kth).scalar('f32Ne').brIf(0);
+  scan(
+    () => f.get(x, kthv).vector('f32x4Gt').get(x, x).vector('f32x4Ne').vector('v128Or').anyTrue(),
+    (exit) => {
+      f.block(); // key j, when it ranks before the k-th best
+      f.get(kth).set(w);
+      ranksBefore();
+      f.eqz().brIf(0);
+      f.get(k).i32(1).sub().set(at);
+      insert();
+      loadKth();
+      f.get(kth, kth)
+        .scalar('f32Ne')
+        .brIf(exit + 2);
+      f.end();
+    },
+  );
+  f.end();
+  f.get(src, e).i32(2).scalar('i32Shl').add().set(src);
+  f.get(dst, k).i32(2).scalar('i32Shl').add().set(dst);
+  f.bump(rows, -1);
+  f.get(rows).brIf(0);
+  f.end();
+  return f;
+}
+
 /** f32 lanes as i8x16.shuffle byte indices, both operands the same vector. */
 function lanePattern(...f32: number[]): number[] {
   return f32.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 }
 
-/** Replaces the v128 local `v` by its horizontal max or sum in every lane (two shuffles). */
-function horizontal(f: FunctionBody, v: number, op: 'f32x4Max' | 'f32x4Add'): void {
+/** Replaces the v128 local `v` by its horizontal max, min or sum in every lane (two shuffles). */
+function horizontal(f: FunctionBody, v: number, op: 'f32x4Max' | 'f32x4Min' | 'f32x4Add'): void {
   for (const pattern of [lanePattern(2, 3, 0, 1), lanePattern(1, 0, 3, 2)]) {
     f.get(v, v, v).shuffle(pattern).vector(op).set(v);
   }
@@ -437,5 +607,6 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
     { params: [I32, I32, I32, I32], body: swiglu(false), export: 'swiglu' },
     { params: [I32, I32, I32, I32, I32], body: swiglu(true), export: 'swigluGrad' },
   ];
-  return encodeModule([...unaries, ...binaries, scatter, gathered, rows, ...gated]);
+  const selection: FunctionDef = { params: [I32, I32, I32, I32, I32], body: topk(), export: 'topk' };
+  return encodeModule([...unaries, ...binaries, scatter, gathered, rows, ...gated, selection]);
 }

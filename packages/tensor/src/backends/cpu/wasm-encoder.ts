@@ -4,8 +4,24 @@
 
 /** Value types. */
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
+
+/** Scalar instructions without immediates that pop their operands and push one value. */
+const SCALAR = {
+  i32Eq: 0x46,
+  i32LtS: 0x48,
+  i32GtS: 0x4a,
+  i32GeS: 0x4e,
+  f32Eq: 0x5b,
+  f32Ne: 0x5c,
+  f32Gt: 0x5e,
+  f32Ge: 0x60,
+  i32Or: 0x72,
+  i32Shl: 0x74,
+} as const;
+export type ScalarOp = keyof typeof SCALAR;
 
 /** Unsigned LEB128. */
 function uleb(value: number): number[] {
@@ -53,6 +69,8 @@ const SIMD = {
   store: 0x0b,
   const: 0x0c,
   shuffle: 0x0d,
+  f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f,
   f32x4Eq: 0x41,
   f32x4Ne: 0x42,
   f32x4Lt: 0x43,
@@ -61,6 +79,7 @@ const SIMD = {
   v128And: 0x4e,
   v128Or: 0x50,
   bitselect: 0x52,
+  v128AnyTrue: 0x53,
   i32x4AllTrue: 0xa3,
   f32x4Nearest: 0x6a,
   i32x4Shl: 0xab,
@@ -201,6 +220,21 @@ export class FunctionBody {
     return this.emit(0x0b);
   }
 
+  /** Branches to the enclosing label `depth` levels out (0 = innermost). */
+  br(depth: number): this {
+    return this.emit(0x0c, ...uleb(depth));
+  }
+
+  /** One scalar comparison, `or` or shift (see SCALAR). */
+  scalar(op: ScalarOp): this {
+    return this.emit(SCALAR[op]);
+  }
+
+  /** i32.store at address + offset (bytes): pops the value, then the address. */
+  i32Store(offset: number): this {
+    return this.emit(0x36, 2, ...uleb(offset));
+  }
+
   /** Branches to the enclosing label `depth` levels out (0 = innermost) when the popped i32 is non-zero. */
   brIf(depth: number): this {
     return this.emit(0x0d, ...uleb(depth));
@@ -252,6 +286,21 @@ export class FunctionBody {
   /** One element-wise vector instruction (`bitselect` pops mask, b, a and pushes `mask ? a : b` bitwise). */
   vector(op: VectorOp): this {
     return this.simd(SIMD[op]);
+  }
+
+  /** v128.any_true: pops a vector and pushes i32 1 when any of its bits is set, else 0. */
+  anyTrue(): this {
+    return this.simd(SIMD.v128AnyTrue);
+  }
+
+  /** f32x4.extract_lane: pops a vector and pushes its f32 lane `lane`. */
+  extractLane(lane: number): this {
+    return this.simd(SIMD.f32x4ExtractLane).emit(lane);
+  }
+
+  /** f32x4.splat: pops an f32 and pushes it in four lanes. */
+  splat(): this {
+    return this.simd(SIMD.f32x4Splat);
   }
 
   /** i32x4.all_true: pops a vector and pushes i32 1 when each of its lanes is non-zero, else 0. */

@@ -208,6 +208,25 @@ export class WasmVector {
   }
 
   /**
+   * The indices of the `k` best of each of `rows` contiguous rows of `e` floats (1 <= k <= e) into `top`
+   * (rows · k), best first, in the `topk` order (NaN first, larger first, ties to the lower index), rows
+   * staged a chunk at a time.
+   */
+  topk(src: Float32Array, rows: number, e: number, k: number, top: Int32Array): void {
+    const perChunk = Math.max(1, Math.floor(CHUNK / e));
+    const topAt = perChunk * e;
+    const heap = wasmHeap(topAt + perChunk * k);
+    const picks = new Int32Array(heap.buffer, topAt * 4, perChunk * k);
+    const kernel = this.kernels.topk as Kernel;
+    for (let r0 = 0; r0 < rows; r0 += perChunk) {
+      const n = Math.min(perChunk, rows - r0);
+      heap.set(src.subarray(r0 * e, (r0 + n) * e), 0);
+      kernel(0, topAt * 4, n, e, k);
+      top.set(picks.subarray(0, n * k), r0 * k);
+    }
+  }
+
+  /**
    * Softmax of each of `rows` contiguous rows of `n` floats (src and dst of rows · n): the row max (0 where
    * it is not finite), exp(x - max) by the polynomial exp, each divided by the row's f32 sum.
    */
@@ -343,6 +362,7 @@ export function wasmVector(): WasmVector | null {
     'softmax',
     'swiglu',
     'swigluGrad',
+    'topk',
   ];
   compiled = new WasmVector(Object.fromEntries(names.map((name) => [name, exports[name] as Kernel])));
   return compiled;
