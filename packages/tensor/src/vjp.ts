@@ -248,7 +248,9 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   scatterAdd: (g, [, idx]) => [gather(g, idx as Tensor), null],
   weightedGather: (g, [src, rows, weights], _y, _attrs, needs) => {
     // Out-of-range rows contribute nothing forward, so they get no gradient and give their weight none.
-    // gather and scatterAdd refuse them on synchronous backends: they are pointed at row 0 and masked out.
+    // gather and scatterAdd refuse them on synchronous backends: the weights' gradient gathers row 0 for them
+    // and masks the [T, K] result; the source's gradient sends their products to a sink row R, sliced off
+    // (so no 0 · inf = NaN reaches a real row, and no [T, K, ...] mask is needed).
     const x = src as Tensor;
     const idx = rows as Tensor;
     const w = weights as Tensor;
@@ -263,12 +265,11 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     const ones = rest.map(() => 1);
     const g1 = reshape(g, [t, 1, ...rest]);
     // d src[r] = Σ over the pairs (t, k) with rows[t, k] = r of weights[t, k] · g[t].
-    // The product is masked, not the weight: a dropped pair must not carry 0 · inf = NaN into row 0.
     const gSrc = needs[0]
-      ? scatterAdd(
-          ew.where(reshape(valid, [t, k, ...ones]), ew.mul(g1, reshape(w, [t, k, ...ones])), 0),
-          safe,
-          r,
+      ? slice(
+          scatterAdd(ew.mul(g1, reshape(w, [t, k, ...ones])), ew.where(valid, idx, r), r + 1),
+          x.shape.map(() => 0),
+          x.shape,
         )
       : null;
     // d weights[t, k] = <g[t], src[rows[t, k]]>.
