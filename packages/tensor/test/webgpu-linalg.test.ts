@@ -7,6 +7,7 @@ import {
   DEFAULT_TILE,
   linalgKernels,
   matmulCode,
+  SOFTWARE_TILE,
   TILE_CANDIDATES,
   type TileConfig,
 } from '../src/backends/webgpu/kernels/linalg.js';
@@ -51,12 +52,23 @@ function tunerSetup(adapter: string, cache?: TileCache): TunerSetup {
   };
 }
 
-/** The runtime seen through a proxy that reports `adapter` and records the last dispatch's grid. */
-function gridProxy(adapter: string): { proxy: GpuRuntime; grid: () => readonly (number | undefined)[] } {
+/** The runtime seen through a proxy that reports `adapter` and records the last dispatch's grid and WGSL. */
+function gridProxy(adapter: string): {
+  proxy: GpuRuntime;
+  grid: () => readonly (number | undefined)[];
+  code: () => string;
+} {
   let grid: readonly (number | undefined)[] = [];
+  let code = '';
   const proxy = new Proxy(rt, {
     get(target, prop) {
       if (prop === 'adapter') return adapter;
+      if (prop === 'pipeline') {
+        return (wgsl: string) => {
+          code = wgsl;
+          return target.pipeline(wgsl);
+        };
+      }
       if (prop === 'dispatch') {
         return (d: Parameters<GpuRuntime['dispatch']>[0]) => {
           grid = d.workgroups;
@@ -67,7 +79,7 @@ function gridProxy(adapter: string): { proxy: GpuRuntime; grid: () => readonly (
       return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { proxy, grid: () => grid };
+  return { proxy, grid: () => grid, code: () => code };
 }
 
 /** Deterministic values in [-1, 1) from a 32-bit LCG. */
@@ -424,6 +436,19 @@ describe('webgpu matmul tile candidates', () => {
     await checkMatmul([130, 70], [70, 129], false, false, 981, linalgKernels(proxy, { tune: false }));
     expect(grid()).toEqual([3, 3, 1]);
     expect(tunedTile(tunerSetup(rt.adapter), 130, 129, 70)).toBeUndefined();
+  });
+
+  it('defaultTile serves untuned shapes: the direct tile reads storage without workgroup memory', async () => {
+    const { proxy, grid, code } = gridProxy(rt.adapter);
+    const table = linalgKernels(proxy, { tune: false, defaultTile: SOFTWARE_TILE });
+    await checkMatmul([130, 70], [70, 129], false, false, 982, table);
+    expect(grid()).toEqual([3, 3, 1]);
+    expect(code()).not.toContain('var<workgroup>');
+    expect(code()).toContain(
+      `@workgroup_size(${SOFTWARE_TILE.bn / SOFTWARE_TILE.rn}, ${SOFTWARE_TILE.bm / SOFTWARE_TILE.rm})`,
+    );
+    await checkMatmul([130, 70], [70, 129], false, false, 983, linalgKernels(proxy, { tune: false }));
+    expect(code()).toContain('var<workgroup>');
   });
 
   it('the tuner times the candidates once per (adapter, shape class) and the kernels then use the winner', async () => {

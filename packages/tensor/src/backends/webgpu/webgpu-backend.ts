@@ -2,6 +2,7 @@
 import { type AnyHostArray, type DType, roundToDtype } from '../../dtype.js';
 import type { Backend, BackendMemory } from '../backend.js';
 import { type GpuDeviceInfo, requestGpuDevice } from './device.js';
+import { SOFTWARE_TILE } from './kernels/linalg.js';
 import { webgpuKernels } from './kernels.js';
 import { run } from './launch.js';
 import { GpuRuntime } from './runtime.js';
@@ -27,8 +28,9 @@ const ROUND_BF16 = `${PRELUDE}${storage([], ['ys', 'u32'])}${main1d(`  let b = y
 export interface WebGPUBackendOptions {
   /**
    * Time a few matmul tile configurations per (adapter, shape class) in the background on first use and
-   * keep the fastest; off, a fixed size-based choice is used. Default: on for hardware adapters, off for
-   * software ones (SwiftShader), where the timings say little and the tuning runs compete for the same CPU.
+   * keep the fastest; shapes not tuned use the default tile (`SOFTWARE_TILE`, read straight from storage, on
+   * software adapters; `DEFAULT_TILE`, staged through workgroup memory, on GPUs). Default: on for hardware
+   * adapters, off for software ones (SwiftShader), where the tuning runs compete with the work for the CPU.
    */
   tuneMatmul?: boolean;
   /**
@@ -49,6 +51,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   const rt = new GpuRuntime(info.device, info.identity);
   const kernels = webgpuKernels(rt, {
     tune: options.tuneMatmul ?? !info.software,
+    ...(info.software ? { defaultTile: SOFTWARE_TILE } : {}),
     ...(options.tileCache ? { tileCache: options.tileCache } : {}),
   });
   return {

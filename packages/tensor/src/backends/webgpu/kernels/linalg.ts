@@ -8,9 +8,15 @@ import { TUNE_MIN_FLOPS, tileName, tunedTile, tuneTile } from './matmul-tuner.js
 
 /**
  * One tile configuration of the tiled product: a workgroup computes a `bm` x `bn` output tile with
- * (bn / rn) x (bm / rm) threads, each holding an `rm` x `rn` block of accumulators in registers (rows
- * `ty + i * (bm / rm)`, columns `tx + j * (bn / rn)`), and K advances in slices of `tk` staged through
- * workgroup memory.
+ * (bn / rn) x (bm / rm) threads, each holding an `rm` x `rn` block of accumulators in registers.
+ *
+ * - `tk` > 0 (staged): K advances in slices of `tk` staged through workgroup memory; a thread's rows are
+ *   `ty + i * (bm / rm)` and its columns `tx + j * (bn / rn)`, so its neighbours read neighbouring words.
+ * - `tk` = 0 (direct): no workgroup memory and no barriers; a thread's rows `ty * rm + i` and columns
+ *   `tx * rn + j` are contiguous and it reads its operands straight from the storage buffers, two k at a time.
+ *   On adapters that emulate a GPU on the CPU (SwiftShader) this is what runs fastest (3x the staged tiles
+ *   there: workgroup memory is ordinary memory and every barrier switches between invocations); GPUs may
+ *   prefer either, which the tuner finds out.
  */
 export interface TileConfig {
   readonly bm: number;
@@ -20,15 +26,20 @@ export interface TileConfig {
   readonly tk: number;
 }
 
-/** The candidates the tuner times, smallest tile first. The 64x64 one (4x4 a thread) is the default. */
+/** The candidates the tuner times, staged ones smallest first, then the direct ones. */
 export const TILE_CANDIDATES: readonly TileConfig[] = [
   { bm: 16, bn: 16, rm: 1, rn: 1, tk: 16 },
   { bm: 32, bn: 32, rm: 2, rn: 2, tk: 16 },
   { bm: 64, bn: 64, rm: 4, rn: 4, tk: 16 },
   { bm: 128, bn: 64, rm: 8, rn: 4, tk: 8 },
   { bm: 64, bn: 128, rm: 4, rn: 8, tk: 8 },
+  { bm: 64, bn: 64, rm: 4, rn: 4, tk: 0 },
+  { bm: 64, bn: 64, rm: 8, rn: 8, tk: 0 },
 ];
+/** The default of hardware adapters: staged 64x64, 4x4 a thread. */
 export const DEFAULT_TILE = TILE_CANDIDATES[2] as TileConfig;
+/** The default of software adapters (SwiftShader): direct 64x64, 8x8 a thread. */
+export const SOFTWARE_TILE = TILE_CANDIDATES[6] as TileConfig;
 
 /** Largest number of batch axes the matmul kernel indexes (after merging contiguous axes). */
 const MAX_BATCH_RANK = 6;
@@ -36,6 +47,8 @@ const MAX_BATCH_RANK = 6;
 export interface LinalgOptions {
   /** Use this tile configuration for every shape (tests, and users who tuned elsewhere). */
   tile?: TileConfig;
+  /** The tile of shapes not tuned (yet). Default `DEFAULT_TILE`. */
+  defaultTile?: TileConfig;
   /** Time the candidates per (adapter, shape class) in the background on first use. Default true. */
   tune?: boolean;
   /**
@@ -46,23 +59,43 @@ export interface LinalgOptions {
 }
 
 /**
- * How one operand tile is read from global memory. A tile of A is bm (m) x tk (k), a tile of B is tk (k) x
- * bn (n). `cond` and `expr` are WGSL over the absolute indices `m`/`k` (A) or `k`/`n` (B); `kContig` says
- * consecutive k are adjacent in memory, so consecutive threads then walk k (coalesced) instead of m or n.
+ * How one operand is read. A tile of A is bm (m) x tk (k), a tile of B is tk (k) x bn (n). `at(outer, k)` is
+ * the WGSL of the element at row or column `outer` and depth `k`; `cond` is WGSL over the absolute indices
+ * `m`/`k` (A) or `k`/`n` (B), outside which staged loads read zero; `kContig` says consecutive k are adjacent
+ * in memory, so consecutive threads then stage along k (coalesced) instead of m or n. `keep` (A only) is the
+ * half-open range of rows that contribute (a grouped segment): direct loads read zero outside it.
  */
 interface Operand {
   kContig: boolean;
   cond: string;
-  expr: string;
+  at(outer: string, k: string): string;
+  keep?: [string, string];
 }
 
 /** Threads of a workgroup along x (columns) and y (rows). */
 const threadsOf = (c: TileConfig): [number, number] => [c.bn / c.rn, c.bm / c.rm];
 
+/** A thread's i-th row and j-th column, relative to the workgroup tile's corner (m0, n0). */
+function rowOf(c: TileConfig, i: number): string {
+  return c.tk > 0 ? `ty + ${i * threadsOf(c)[1]}u` : `ty * ${c.rm}u + ${i}u`;
+}
+function colOf(c: TileConfig, j: number): string {
+  return c.tk > 0 ? `tx + ${j * threadsOf(c)[0]}u` : `tx * ${c.rn}u + ${j}u`;
+}
+
+/** Every thread adds its rm x rn block of outer products (unrolled, so the accumulators stay in registers). */
+function outerProducts(c: TileConfig, a: (i: number) => string, b: (j: number) => string): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < c.rm; i++) lines.push(`let a${i} = ${a(i)};`);
+  for (let j = 0; j < c.rn; j++) lines.push(`let b${j} = ${b(j)};`);
+  for (let i = 0; i < c.rm; i++) for (let j = 0; j < c.rn; j++) lines.push(`acc${i}_${j} += a${i} * b${j};`);
+  return lines;
+}
+
 /**
- * One K step of the tiled product starting at `k0` (a WGSL variable): both tiles are staged into workgroup
- * memory (zero outside `cond`), then every thread adds its rm x rn block of outer products (unrolled, so the
- * accumulators stay in registers). Staged rows are padded by one word so column-wise stores spread over banks.
+ * One K step of the staged product starting at `k0` (a WGSL variable): both tiles are staged into workgroup
+ * memory (zero outside `cond`), then every thread adds its block of outer products. Staged rows are padded by
+ * one word so column-wise stores spread over banks.
  */
 function kStep(c: TileConfig, a: Operand, b: Operand): string {
   const [wx, wy] = threadsOf(c);
@@ -83,31 +116,96 @@ function kStep(c: TileConfig, a: Operand, b: Operand): string {
       let k = k0 + kk;
       let ${outer} = ${base} + oo;
       var v = 0.0;
-      if (${op.cond}) { v = ${op.expr}; }
+      if (${op.cond}) { v = ${op.at(outer, 'k')}; }
       ${name}[kk * ${edge + 1}u + oo] = v;
     }`;
   };
-  const lines: string[] = [];
-  for (let i = 0; i < c.rm; i++) lines.push(`      let a${i} = As[kk * ${c.bm + 1}u + ty + ${i * wy}u];`);
-  for (let j = 0; j < c.rn; j++) lines.push(`      let b${j} = Bs[kk * ${c.bn + 1}u + tx + ${j * wx}u];`);
-  for (let i = 0; i < c.rm; i++)
-    for (let j = 0; j < c.rn; j++) lines.push(`      acc${i}_${j} += a${i} * b${j};`);
+  const products = outerProducts(
+    c,
+    (i) => `As[kk * ${c.bm + 1}u + ty + ${i * wy}u]`,
+    (j) => `Bs[kk * ${c.bn + 1}u + tx + ${j * wx}u]`,
+  );
   return `${loads('As', a, 'm', 'm0', c.bm)}${loads('Bs', b, 'n', 'n0', c.bn)}
     workgroupBarrier();
     for (var kk = 0u; kk < ${c.tk}u; kk++) {
-${lines.join('\n')}
+${products.map((l) => `      ${l}`).join('\n')}
     }
     workgroupBarrier();`;
 }
 
-/** Workgroup tiles, the entry point and the per-thread setup shared by the three kernels. */
+/**
+ * The direct product over k in [from, to): rows and columns are clamped to the operands' edges (`rows`,
+ * `cols`), so every load is in bounds without a branch (what lies past the edge is never stored), and A's
+ * rows outside `keep` read zero.
+ */
+function directLoop(
+  c: TileConfig,
+  a: Operand,
+  b: Operand,
+  from: string,
+  to: string,
+  rows: string,
+  cols: string,
+): string {
+  const setup: string[] = [];
+  for (let i = 0; i < c.rm; i++) {
+    setup.push(`let ra${i} = min(m0 + ${rowOf(c, i)}, ${rows} - 1u);`);
+    if (a.keep)
+      setup.push(`let ka${i} = m0 + ${rowOf(c, i)} >= ${a.keep[0]} && m0 + ${rowOf(c, i)} < ${a.keep[1]};`);
+  }
+  for (let j = 0; j < c.rn; j++) setup.push(`let cb${j} = min(n0 + ${colOf(c, j)}, ${cols} - 1u);`);
+  const step = (k: string): string =>
+    `{\n${outerProducts(
+      c,
+      (i) => (a.keep ? `select(0.0, ${a.at(`ra${i}`, k)}, ka${i})` : a.at(`ra${i}`, k)),
+      (j) => b.at(`cb${j}`, k),
+    )
+      .map((l) => `        ${l}`)
+      .join('\n')}\n      }`;
+  const loop = `var k = ${from};
+    for (; k + 1u < ${to}; k += 2u) {
+      ${step('k')}
+      ${step('(k + 1u)')}
+    }
+    if (k < ${to}) ${step('k')}`;
+  // A thread none of whose rows is kept skips the loop.
+  const [lo, hi] = a.keep ?? [];
+  const body = a.keep
+    ? `if (m0 + ty * ${c.rm}u < ${hi} && m0 + ty * ${c.rm}u + ${c.rm}u > ${lo}) {\n    ${loop}\n    }`
+    : loop;
+  return `
+    ${setup.join('\n    ')}
+    ${body}`;
+}
+
+/** The product over k in [from, to) with either kind of tile; A's rows end at `rows`, B's columns at `cols`. */
+function kLoop(
+  c: TileConfig,
+  a: Operand,
+  b: Operand,
+  from: string,
+  to: string,
+  rows: string,
+  cols: string,
+): string {
+  if (c.tk === 0) return directLoop(c, a, b, from, to, rows, cols);
+  return `
+    for (var k0 = ${from}; k0 < ${to}; k0 += ${c.tk}u) {${kStep(c, a, b)}
+    }`;
+}
+
+/** Workgroup tiles (staged only), the entry point and the per-thread setup shared by the three kernels. */
 function head(c: TileConfig): string {
   const [wx, wy] = threadsOf(c);
   const accs: string[] = [];
   for (let i = 0; i < c.rm; i++) for (let j = 0; j < c.rn; j++) accs.push(`  var acc${i}_${j} = 0.0;`);
+  const tiles =
+    c.tk > 0
+      ? `var<workgroup> As: array<f32, ${c.tk * (c.bm + 1)}>;
+var<workgroup> Bs: array<f32, ${c.tk * (c.bn + 1)}>;`
+      : '';
   return /* wgsl */ `
-var<workgroup> As: array<f32, ${c.tk * (c.bm + 1)}>;
-var<workgroup> Bs: array<f32, ${c.tk * (c.bn + 1)}>;
+${tiles}
 
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -117,15 +215,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 ${accs.join('\n')}`;
 }
 
-/** Stores each thread's block (rows `m0 + ty + wy i`, columns `n0 + tx + wx j`) in row-major `ys`. */
+/** Stores each thread's block (rows `m0 + rowOf(i)`, columns `n0 + colOf(j)`) in row-major `ys`. */
 function store(c: TileConfig, rows: string, cols: string, base: string): string {
-  const [wx, wy] = threadsOf(c);
   const lines: string[] = [];
   for (let i = 0; i < c.rm; i++) {
-    lines.push(`  if (m0 + ty + ${i * wy}u < ${rows}) {`);
-    lines.push(`    let at = ${base} + (m0 + ty + ${i * wy}u) * ${cols} + n0 + tx;`);
+    lines.push(`  if (m0 + ${rowOf(c, i)} < ${rows}) {`);
+    lines.push(`    let at = ${base} + (m0 + ${rowOf(c, i)}) * ${cols} + n0;`);
     for (let j = 0; j < c.rn; j++) {
-      lines.push(`    if (n0 + tx + ${j * wx}u < ${cols}) { ys[at + ${j * wx}u] = acc${i}_${j}; }`);
+      lines.push(`    if (n0 + ${colOf(c, j)} < ${cols}) { ys[at + ${colOf(c, j)}] = acc${i}_${j}; }`);
     }
     lines.push('  }');
   }
@@ -151,12 +248,12 @@ export function matmulCode(c: TileConfig, transA: boolean, transB: boolean): str
   const a: Operand = {
     kContig: !transA,
     cond: 'm < dm && k < dk',
-    expr: transA ? 'xa[aBase + k * dm + m]' : 'xa[aBase + m * dk + k]',
+    at: (m, k) => (transA ? `xa[aBase + ${k} * dm + ${m}]` : `xa[aBase + ${m} * dk + ${k}]`),
   };
   const b: Operand = {
     kContig: transB,
     cond: 'k < dk && n < dn',
-    expr: transB ? 'xb[bBase + n * dk + k]' : 'xb[bBase + k * dn + n]',
+    at: (n, k) => (transB ? `xb[bBase + ${n} * dk + ${k}]` : `xb[bBase + ${k} * dn + ${n}]`),
   };
   return `${PRELUDE}${storage(
     [
@@ -180,17 +277,20 @@ export function matmulCode(c: TileConfig, transA: boolean, transB: boolean): str
     rem = rem / dim;
     aBase += c * u(${MM_ASTR}u + u32(d));
     bBase += c * u(${MM_BSTR}u + u32(d));
-  }
-  for (var k0 = 0u; k0 < dk; k0 += ${c.tk}u) {${kStep(c, a, b)}
-  }${store(c, 'dm', 'dn', 'bi * dm * dn')}`;
+  }${kLoop(c, a, b, '0u', 'dk', 'dm', 'dn')}${store(c, 'dm', 'dn', 'bi * dm * dn')}`;
 }
 
 function groupedCode(c: TileConfig, transW: boolean): string {
-  const a: Operand = { kContig: true, cond: 'm >= s && m < t && k < dk', expr: 'xs[m * dk + k]' };
+  const a: Operand = {
+    kContig: true,
+    cond: 'm >= s && m < t && k < dk',
+    at: (m, k) => `xs[${m} * dk + ${k}]`,
+    keep: ['s', 't'],
+  };
   const b: Operand = {
     kContig: transW,
     cond: 'k < dk && n < dn',
-    expr: transW ? 'ws[wBase + n * dk + k]' : 'ws[wBase + k * dn + n]',
+    at: (n, k) => (transW ? `ws[wBase + ${n} * dk + ${k}]` : `ws[wBase + ${k} * dn + ${n}]`),
   };
   return `${PRELUDE}${storage(
     [
@@ -214,24 +314,22 @@ function groupedCode(c: TileConfig, transW: boolean): string {
     let mid = (lo + hi) / 2u;
     if (offAt(mid, dr) <= m0) { lo = mid + 1u; } else { hi = mid; }
   }
-  // Every segment meeting this row tile in turn; rows outside the segment stage as zeros, so their
+  // Every segment meeting this row tile in turn; rows outside the segment read as zeros, so their
   // accumulators only ever receive their own expert's products.
   for (var e = select(0u, lo - 1u, lo > 0u); e < experts; e++) {
     let s = offAt(e, dr);
     let t = max(offAt(e + 1u, dr), s);
     if (s >= m1) { break; }
     if (t > m0 && t > s) {
-      let wBase = e * dk * dn;
-      for (var k0 = 0u; k0 < dk; k0 += ${c.tk}u) {${kStep(c, a, b)}
-      }
+      let wBase = e * dk * dn;${kLoop(c, a, b, '0u', 'dk', 'dr', 'dn')}
     }
   }${store(c, 'dr', 'dn', '0u')}`;
 }
 
 function gradWCode(c: TileConfig): string {
   // dw[e] (K x N) = x[s:t]^T @ dy[s:t]: the product's m is x's column, its k is the row r in the segment.
-  const a: Operand = { kContig: false, cond: 'm < dk && k < t', expr: 'xs[k * dk + m]' };
-  const b: Operand = { kContig: false, cond: 'k < t && n < dn', expr: 'dys[k * dn + n]' };
+  const a: Operand = { kContig: false, cond: 'm < dk && k < t', at: (m, k) => `xs[${k} * dk + ${m}]` };
+  const b: Operand = { kContig: false, cond: 'k < t && n < dn', at: (n, k) => `dys[${k} * dn + ${n}]` };
   return `${PRELUDE}${storage(
     [
       ['xs', 'f32'],
@@ -247,9 +345,7 @@ function gradWCode(c: TileConfig): string {
   let m0 = (wid.y + u(5u)) * ${c.bm}u;
   let e = wid.z + u(6u);
   let s = offAt(e, dr);
-  let t = max(offAt(e + 1u, dr), s);
-  for (var k0 = s; k0 < t; k0 += ${c.tk}u) {${kStep(c, a, b)}
-  }${store(c, 'dk', 'dn', 'e * dk * dn')}`;
+  let t = max(offAt(e + 1u, dr), s);${kLoop(c, a, b, 's', 't', 'dk', 'dn')}${store(c, 'dk', 'dn', 'e * dk * dn')}`;
 }
 
 /**
@@ -351,11 +447,12 @@ export function linalgKernels(
     if (code === undefined) codes.set(full, (code = make()));
     return code;
   };
+  const fallback = options.defaultTile ?? DEFAULT_TILE;
   const tuner = {
     device: rt.device,
     adapter: rt.adapter,
     candidates: TILE_CANDIDATES,
-    fallback: DEFAULT_TILE,
+    fallback,
     code: (c: TileConfig) => matmulCode(c, false, false),
     ...(options.tileCache ? { cache: options.tileCache } : {}),
   };
@@ -365,7 +462,7 @@ export function linalgKernels(
     const done = tunedTile(tuner, m, n, k);
     if (done) return done;
     if ((options.tune ?? true) && 2 * m * n * k >= TUNE_MIN_FLOPS) void tuneTile(tuner, m, n, k);
-    return DEFAULT_TILE;
+    return fallback;
   };
   const output = (shape: Shape): GPUBuffer => rt.alloc(Math.max(sizeOf(shape), 1) * 4);
 
