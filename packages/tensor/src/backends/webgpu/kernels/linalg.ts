@@ -133,20 +133,19 @@ ${products.map((l) => `      ${l}`).join('\n')}
     workgroupBarrier();`;
 }
 
+/** What one product covers, as WGSL: k in [from, to); A's rows end at `rows`, B's columns at `cols`. */
+interface Span {
+  from: string;
+  to: string;
+  rows: string;
+  cols: string;
+}
+
 /**
- * The direct product over k in [from, to): rows and columns are clamped to the operands' edges (`rows`,
- * `cols`), so every load is in bounds without a branch (what lies past the edge is never stored), and A's
- * rows outside `keep` read zero.
+ * The direct product over the span: rows and columns are clamped to the operands' edges, so every load is in
+ * bounds without a branch (what lies past the edge is never stored), and A's rows outside `keep` read zero.
  */
-function directLoop(
-  c: TileConfig,
-  a: Operand,
-  b: Operand,
-  from: string,
-  to: string,
-  rows: string,
-  cols: string,
-): string {
+function directLoop(c: TileConfig, a: Operand, b: Operand, { from, to, rows, cols }: Span): string {
   const setup: string[] = [];
   for (let i = 0; i < c.rm; i++) {
     setup.push(`let ra${i} = min(m0 + ${rowOf(c, i)}, ${rows} - 1u);`);
@@ -178,19 +177,11 @@ function directLoop(
     ${body}`;
 }
 
-/** The product over k in [from, to) with either kind of tile; A's rows end at `rows`, B's columns at `cols`. */
-function kLoop(
-  c: TileConfig,
-  a: Operand,
-  b: Operand,
-  from: string,
-  to: string,
-  rows: string,
-  cols: string,
-): string {
-  if (c.tk === 0) return directLoop(c, a, b, from, to, rows, cols);
+/** The product over the span with either kind of tile. */
+function kLoop(c: TileConfig, a: Operand, b: Operand, span: Span): string {
+  if (c.tk === 0) return directLoop(c, a, b, span);
   return `
-    for (var k0 = ${from}; k0 < ${to}; k0 += ${c.tk}u) {${kStep(c, a, b)}
+    for (var k0 = ${span.from}; k0 < ${span.to}; k0 += ${c.tk}u) {${kStep(c, a, b)}
     }`;
 }
 
@@ -277,7 +268,7 @@ export function matmulCode(c: TileConfig, transA: boolean, transB: boolean): str
     rem = rem / dim;
     aBase += c * u(${MM_ASTR}u + u32(d));
     bBase += c * u(${MM_BSTR}u + u32(d));
-  }${kLoop(c, a, b, '0u', 'dk', 'dm', 'dn')}${store(c, 'dm', 'dn', 'bi * dm * dn')}`;
+  }${kLoop(c, a, b, { from: '0u', to: 'dk', rows: 'dm', cols: 'dn' })}${store(c, 'dm', 'dn', 'bi * dm * dn')}`;
 }
 
 function groupedCode(c: TileConfig, transW: boolean): string {
@@ -321,7 +312,7 @@ function groupedCode(c: TileConfig, transW: boolean): string {
     let t = max(offAt(e + 1u, dr), s);
     if (s >= m1) { break; }
     if (t > m0 && t > s) {
-      let wBase = e * dk * dn;${kLoop(c, a, b, '0u', 'dk', 'dr', 'dn')}
+      let wBase = e * dk * dn;${kLoop(c, a, b, { from: '0u', to: 'dk', rows: 'dr', cols: 'dn' })}
     }
   }${store(c, 'dr', 'dn', '0u')}`;
 }
@@ -345,7 +336,7 @@ function gradWCode(c: TileConfig): string {
   let m0 = (wid.y + u(5u)) * ${c.bm}u;
   let e = wid.z + u(6u);
   let s = offAt(e, dr);
-  let t = max(offAt(e + 1u, dr), s);${kLoop(c, a, b, 's', 't', 'dk', 'dn')}${store(c, 'dk', 'dn', 'e * dk * dn')}`;
+  let t = max(offAt(e + 1u, dr), s);${kLoop(c, a, b, { from: 's', to: 't', rows: 'dk', cols: 'dn' })}${store(c, 'dk', 'dn', 'e * dk * dn')}`;
 }
 
 /**
