@@ -22,9 +22,6 @@ function generationCase(name: string, budgetShare: number | null): BenchCase {
     quick: false,
     impls: ['switchyard'],
     async prepare(ctx): Promise<Measurable | { skip: string }> {
-      if (ctx.backend === 'webgpu' && ctx.softwareGpu) {
-        return { skip: 'generation on a software WebGPU adapter takes minutes per call' };
-      }
       const newTokens = ctx.quick ? 8 : 32;
       const config = scalePreset(tinyPreset('mixtral-8x7b'), { moe: { numExperts: EXPERTS } });
       const model = buildModel(config, { generator: new Generator(0) });
