@@ -9,7 +9,7 @@ import { weightedGather } from '../../ops/weighted-gather.js';
 import { philoxFill } from '../../philox.js';
 import { binaryKernel } from './elementwise.js';
 import { gatherKernel, scatterAddKernel } from './indexing.js';
-import { wasmVector } from './wasm-vector.js';
+import { type WeightedGatherJob, wasmVector } from './wasm-vector.js';
 import { weightedGatherJs, weightedGatherKernel } from './weighted-gather.js';
 
 function uniform(n: number, seed: number): Float32Array {
@@ -25,38 +25,32 @@ function rowIds(n: number, r: number, seed: number): Int32Array {
   return a;
 }
 
-function run(
-  src: Float32Array,
-  r: number,
-  width: number,
-  ids: Int32Array,
-  w: Float32Array,
-  t: number,
-  k: number,
-) {
+/** A kernel call: everything of the WebAssembly job but its output. */
+type Job = Omit<WeightedGatherJob, 'dst'>;
+
+function run({ src, rows, width, ids, weights, t, k }: Job): Float32Array {
   const input = (data: Float32Array | Int32Array, shape: number[]) => ({
     data,
     shape,
     dtype: 'f32' as const,
   });
   return weightedGatherKernel(
-    [input(src, [r, width]), { data: ids, shape: [t, k], dtype: 'i32' }, input(w, [t, k])],
+    [input(src, [rows, width]), { data: ids, shape: [t, k], dtype: 'i32' }, input(weights, [t, k])],
     {},
   ) as Float32Array;
 }
 
-function js(
-  src: Float32Array,
-  r: number,
-  width: number,
-  ids: Int32Array,
-  w: Float32Array,
-  t: number,
-  k: number,
-) {
-  const dst = new Float32Array(t * width);
-  weightedGatherJs({ dst, src, ids, weights: w, rows: r, t, k, width });
+function js(job: Job): Float32Array {
+  const dst = new Float32Array(job.t * job.width);
+  weightedGatherJs({ ...job, dst });
   return dst;
+}
+
+/** How many elements differ in their bits (Object.is: -0 and +0 differ, NaN equals NaN). */
+function bitMismatches(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let mismatches = 0;
+  for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
+  return mismatches;
 }
 
 describe('cpu weightedGather kernel', () => {
@@ -72,12 +66,11 @@ describe('cpu weightedGather kernel', () => {
       const src = uniform(r * width, r + width);
       const ids = rowIds(t * k, r, t);
       const w = uniform(t * k, k);
-      const expected = js(src, r, width, ids, w, t, k);
-      const actual = run(src, r, width, ids, w, t, k);
+      const job = { src, rows: r, width, ids, weights: w, t, k };
+      const expected = js(job);
+      const actual = run(job);
       expect(actual.length).toBe(expected.length);
-      let mismatches = 0;
-      for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
-      expect(mismatches).toBe(0);
+      expect(bitMismatches(actual, expected)).toBe(0);
     });
   }
 
@@ -86,7 +79,8 @@ describe('cpu weightedGather kernel', () => {
     const src = uniform(r * width, 1);
     const ids = new Int32Array(t * k).map((_, i) => (i % 2 === 0 ? i % r : i % 4 === 1 ? -1 : r));
     const w = new Float32Array(t * k).map((_, i) => (i % 2 === 0 ? 0.5 : Number.NaN));
-    for (const out of [run(src, r, width, ids, w, t, k), js(src, r, width, ids, w, t, k)]) {
+    const job = { src, rows: r, width, ids, weights: w, t, k };
+    for (const out of [run(job), js(job)]) {
       for (let i = 0; i < t; i++) {
         const row = ids[2 * i] as number;
         for (let j = 0; j < width; j++)
@@ -123,17 +117,20 @@ describe('cpu weightedGather kernel', () => {
       { rows: t },
       { shape: [t, width], dtype: 'f32' },
     );
-    const actual = run(src, r, width, ids, w, t, k);
-    let mismatches = 0;
-    for (let i = 0; i < expected.length; i++) if (!Object.is(actual[i], expected[i])) mismatches++;
-    expect(mismatches).toBe(0);
+    const actual = run({ src, rows: r, width, ids, weights: w, t, k });
+    expect(bitMismatches(actual, expected)).toBe(0);
   });
 
   it('K = 0 and T = 0 give zeros and an empty result', () => {
-    expect(Array.from(run(uniform(8, 1), 2, 4, new Int32Array(0), new Float32Array(0), 3, 0))).toEqual(
-      new Array(12).fill(0),
-    );
-    expect(run(uniform(8, 1), 2, 4, new Int32Array(0), new Float32Array(0), 0, 3).length).toBe(0);
+    const empty = {
+      src: uniform(8, 1),
+      rows: 2,
+      width: 4,
+      ids: new Int32Array(0),
+      weights: new Float32Array(0),
+    };
+    expect(Array.from(run({ ...empty, t: 3, k: 0 }))).toEqual(new Array(12).fill(0));
+    expect(run({ ...empty, t: 0, k: 3 }).length).toBe(0);
   });
 });
 
