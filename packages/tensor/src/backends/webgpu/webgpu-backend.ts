@@ -18,9 +18,18 @@ export interface WebGPUBackend extends Backend<GPUBuffer> {
   destroy(): void;
 }
 
-const ROUND_F16 = `${PRELUDE}${storage([], ['ys', 'f32'])}${main1d(`  let x = ys[i];
-  if (!isnan_(x) && abs(x) < 65520.0) { ys[i] = unpack2x16float(pack2x16float(vec2<f32>(x, 0.0))).x; }
-  else if (!isnan_(x)) { ys[i] = sign(x) * f32bits(0x7f800000u); }`)}`;
+/**
+ * Rounds f32 words to f16 precision (nearest, ties to even; ±Inf from 65520 on; NaN kept) on the bits: NVIDIA's
+ * shader compiler folds `unpack2x16float(pack2x16float(x))` into `x`, so the rounding must not go through them.
+ * Normal f16 range: the mantissa is rounded from 23 to 10 bits (a carry moves into the exponent); below 2^-14
+ * the f16 step is 2^-24, so `round(x · 2^24) · 2^-24` (`round` breaks ties to even; both scalings are exact).
+ */
+const ROUND_F16 = `${PRELUDE}${storage([], ['ys', 'u32'])}${main1d(`  let b = ys[i];
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return; }
+  if (a >= 0x477ff000u) { ys[i] = (b & 0x80000000u) | 0x7f800000u; }
+  else if (a >= 0x38800000u) { ys[i] = (b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u; }
+  else { ys[i] = (b & 0x80000000u) | bitcast<u32>(round(bitcast<f32>(a) * 16777216.0) * 5.9604644775390625e-8); }`)}`;
 const ROUND_BF16 = `${PRELUDE}${storage([], ['ys', 'u32'])}${main1d(`  let b = ys[i];
   if ((b & 0x7f800000u) == 0x7f800000u && (b & 0x7fffffu) != 0u) { return; }
   ys[i] = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u;`)}`;
