@@ -38,6 +38,8 @@ export interface Environment {
   activate(impl: Impl, backend: BackendId): Promise<void>;
   /** Waits until the work queued on (impl, backend) has finished (a no-op for synchronous backends). */
   sync(impl: Impl, backend: BackendId): Promise<void>;
+  /** Waits for background work the runs started (Switchyard's WebGPU matmul tile tuning); else resolves. */
+  settle(impl: Impl, backend: BackendId): Promise<void>;
   /** Releases the devices (Dawn keeps Node alive until they are destroyed). */
   destroy(): void;
 }
@@ -184,6 +186,9 @@ export async function createEnvironment(
         await rt.device.queue.onSubmittedWorkDone();
         rt.check();
       }
+    },
+    async settle(impl, backend) {
+      if (impl !== 'tfjs' && backend === 'webgpu') await (ourBackend('webgpu') as WebGPUBackend).whenTuned();
     },
     destroy() {
       for (const destroy of destroyers.splice(0)) destroy();

@@ -11,6 +11,11 @@ export interface MeasureOptions {
    * slow backends stay affordable. Default 15 s.
    */
   budgetSeconds?: number;
+  /**
+   * Awaited once after the warm-up (on WebGPU, the background matmul tile tuning), followed by one more warm-up
+   * run, so that no sample shares the device with work started by the warm-up or runs on superseded kernels.
+   */
+  settle?: () => Promise<void>;
 }
 
 /** The median time of one run and how many samples it came from. */
@@ -31,8 +36,8 @@ export function median(values: readonly number[]): number {
 }
 
 /**
- * Times `run`: warm-up runs first (pipelines compile, JITs settle), then `runs` samples; every run is followed
- * by `sync` (on WebGPU, waiting for the queue) inside the timed region. Returns the median seconds per run.
+ * Times `run`: warm-up runs first (pipelines compile, JITs settle), then `settle` and one more warm-up run, then
+ * `runs` samples; every run is followed by `sync` (on WebGPU, waiting for the queue) inside the timed region. Returns the median seconds per run.
  */
 export async function measure(
   run: () => void | Promise<void>,
@@ -53,6 +58,10 @@ export async function measure(
   for (let i = 0; i < 20 && (i === 0 || warm < warmupSeconds); i++) {
     last = await once();
     warm += last;
+  }
+  if (options.settle) {
+    await options.settle();
+    last = await once();
   }
   const repeats = Math.max(1, Math.min(100, Math.floor(sampleSeconds / Math.max(last, 1e-6))));
   const minimum = Math.min(options.runs, 3);

@@ -57,7 +57,7 @@ export async function runCases(
               : await measure(
                   () => current.run(),
                   () => env.sync(impl, backend),
-                  { runs: options.runs },
+                  { runs: options.runs, settle: () => env.settle(impl, backend) },
                 );
           const perSecond = prepared.work / timing.seconds;
           const value = c.unit === 'GFLOP/s' ? perSecond / 1e9 : perSecond;

@@ -6,12 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TILE_CANDIDATES } from '../src/backends/webgpu/kernels/linalg.js';
-import {
-  clearTunedTiles,
-  tileCacheKey,
-  tileName,
-  whenTuned,
-} from '../src/backends/webgpu/kernels/matmul-tuner.js';
+import { clearTunedTiles, tileCacheKey, tileName } from '../src/backends/webgpu/kernels/matmul-tuner.js';
 import { getBackend, setBackend } from '../src/engine.js';
 import {
   fileTileCache,
@@ -134,7 +129,7 @@ describe.runIf(gpu !== null)(
         };
         // 2·64·64·64 flops: above the tuning threshold, tiny for SwiftShader.
         await product(64, 64, 64);
-        await whenTuned();
+        await gpu.whenTuned();
         const key = tileCacheKey({ adapter: gpu.info.identity, candidates: TILE_CANDIDATES }, 64, 64, 64);
         const stored = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
         expect(Object.keys(stored)).toEqual([key]);
@@ -145,7 +140,7 @@ describe.runIf(gpu !== null)(
         session = await fileTileCache(path);
         const gets = calls.get;
         await product(60, 50, 40); // the same shape class
-        await whenTuned();
+        await gpu.whenTuned();
         expect(calls.get).toBe(gets + 1);
         expect(calls.set).toBe(1);
       } finally {

@@ -3,6 +3,7 @@ import { type AnyHostArray, type DType, roundToDtype } from '../../dtype.js';
 import type { Backend, BackendMemory } from '../backend.js';
 import { type GpuDeviceInfo, requestGpuDevice } from './device.js';
 import { SOFTWARE_TILE } from './kernels/linalg.js';
+import { whenTuned } from './kernels/matmul-tuner.js';
 import { webgpuKernels } from './kernels.js';
 import { run } from './launch.js';
 import { GpuRuntime } from './runtime.js';
@@ -14,6 +15,12 @@ export interface WebGPUBackend extends Backend<GPUBuffer> {
   readonly info: Omit<GpuDeviceInfo, 'destroy'>;
   readonly runtime: GpuRuntime;
   memory(): BackendMemory & { pooledBytes: number; pipelines: number };
+  /**
+   * Resolves once the matmul tile tuning started so far (`tuneMatmul`) has finished, so later products run on
+   * the tuned tiles. Tuning runs in the background on the first product of each shape class and shares the GPU
+   * with the work meanwhile: benchmarks await this after their warm-up runs.
+   */
+  whenTuned(): Promise<void>;
   /** Frees pooled buffers and destroys the device; tensors on it become unusable. */
   destroy(): void;
 }
@@ -99,6 +106,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
         pipelines: rt.pipelineCount,
       };
     },
+    whenTuned,
     describe() {
       return `webgpu on ${info.adapter}`;
     },
