@@ -37,7 +37,8 @@ export function median(values: readonly number[]): number {
 
 /**
  * Times `run`: warm-up runs first (pipelines compile, JITs settle), then `settle` and one more warm-up run, then
- * `runs` samples; every run is followed by `sync` (on WebGPU, waiting for the queue) inside the timed region. Returns the median seconds per run.
+ * `runs` samples; every run is followed by `sync` (on WebGPU, waiting for the queue) inside the timed region.
+ * Returns the median seconds per run.
  */
 export async function measure(
   run: () => void | Promise<void>,

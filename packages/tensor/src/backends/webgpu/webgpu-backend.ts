@@ -16,8 +16,8 @@ export interface WebGPUBackend extends Backend<GPUBuffer> {
   readonly runtime: GpuRuntime;
   memory(): BackendMemory & { pooledBytes: number; pipelines: number };
   /**
-   * Resolves once the matmul tile tuning started so far (`tuneMatmul`) has finished, so later products run on
-   * the tuned tiles. Tuning runs in the background on the first product of each shape class and shares the GPU
+   * Resolves once the matmul tile tuning started so far in this process (by any WebGPU backend; `tuneMatmul`)
+   * has finished, so later products run on the tuned tiles. Tuning runs in the background on the first product of each shape class and shares the GPU
    * with the work meanwhile: benchmarks await this after their warm-up runs.
    */
   whenTuned(): Promise<void>;
