@@ -7,10 +7,27 @@ export const META_SLOTS = 64;
 
 /** One kernel launch: its pipeline, bound buffers (binding 1..n after the uniforms) and grid. */
 export interface Dispatch {
-  pipeline: GPUComputePipeline;
+  pipeline: Pipeline;
   meta: Uint32Array;
   buffers: GPUBuffer[];
   workgroups: readonly [number, number?, number?];
+}
+
+/** A compiled kernel with the bind group layout its storage bindings declare. */
+export interface Pipeline {
+  readonly compute: GPUComputePipeline;
+  readonly layout: BindingLayout;
+}
+
+/**
+ * The bind group layout of kernels with the same storage bindings (`read` or `read_write`, bindings 1..n),
+ * shared by them so a bind group serves every such kernel; the uniforms (binding 0) take a dynamic offset.
+ */
+interface BindingLayout {
+  readonly id: number;
+  readonly group: GPUBindGroupLayout;
+  readonly pipeline: GPUPipelineLayout;
+  readonly storage: number;
 }
 
 // GPUBufferUsage and GPUMapMode values from the WebGPU spec, so this module loads where those globals are absent.
@@ -18,24 +35,46 @@ const STORAGE = 0x0080 | 0x0004 | 0x0008;
 const UNIFORM = 0x0040 | 0x0008;
 const MAP_READ = 0x0001 | 0x0008;
 const MAP_MODE_READ = 0x0001;
+const COMPUTE_STAGE = 0x4;
 
 /** Commands are submitted after this many kernel launches... */
 const FLUSH_DISPATCHES = 64;
 /**
- * ...or once buffers of this many bytes wait for a submit to return to the pool: a chain of large temporaries
- * (a weight initialiser's polynomial, say) then reuses its own buffers instead of allocating one per step.
+ * Bytes between two launches' uniforms in the per-submit uniform buffer: 256, the largest
+ * `minUniformBufferOffsetAlignment` the WebGPU spec allows, and exactly one `meta` block.
+ */
+const UNIFORM_STRIDE = META_SLOTS * 4;
+/** Bind groups kept for reuse before the cache starts over. */
+const MAX_BIND_GROUPS = 4096;
+
+/**
+ * Commands are also submitted once buffers of this many bytes wait for a submit to return to the pool: a
+ * chain of large temporaries (a weight initialiser's polynomial, say) then reuses its own buffers instead of
+ * allocating one per step.
  */
 const FLUSH_RELEASED_BYTES = 32 << 20;
 
 /**
- * What every WebGPU kernel runs on: a buffer pool keyed by size and usage, a pipeline cache keyed by WGSL
+ * What every WebGPU kernel runs on: a pool of storage buffers keyed by size, a pipeline cache keyed by WGSL
  * source, and batched command submission. Buffers freed while commands that use them are still unsubmitted
  * return to the pool only at the next submit, so a reused buffer is never overwritten early.
+ *
+ * A launch costs little host time: the uniforms of a submit's launches go into one buffer, written once at
+ * the submit, each launch binding its 256-byte block by dynamic offset; kernels with the same storage
+ * bindings share a bind group layout, and bind groups are cached by layout and buffers, which a training
+ * or inference loop reuses from the pool in the same roles step after step.
  */
 export class GpuRuntime {
   readonly device: GPUDevice;
-  readonly #pool = new Map<string, GPUBuffer[]>();
-  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #pool = new Map<number, GPUBuffer[]>();
+  readonly #pipelines = new Map<string, Pipeline>();
+  readonly #layouts = new Map<string, BindingLayout>();
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #bufferIds = new WeakMap<GPUBuffer, number>();
+  #nextBufferId = 0;
+  readonly #meta = new Uint32Array(FLUSH_DISPATCHES * META_SLOTS);
+  readonly #offsets = Uint32Array.from({ length: FLUSH_DISPATCHES }, (_, k) => k * UNIFORM_STRIDE);
+  #uniforms: GPUBuffer | null = null;
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #pending = 0;
@@ -84,50 +123,117 @@ export class GpuRuntime {
     if (error) throw error;
   }
 
-  pipeline(code: string): GPUComputePipeline {
+  /**
+   * The pipeline of a kernel's WGSL (compiled on first use). Kernels build their source once per variant
+   * (`memo`), so the lookup hashes nothing: the same string object keeps its hash.
+   */
+  pipeline(code: string): Pipeline {
     let p = this.#pipelines.get(code);
     if (!p) {
       const module = this.device.createShaderModule({ code });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const layout = this.#layout(code);
+      const compute = this.device.createComputePipeline({
+        layout: layout.pipeline,
+        compute: { module, entryPoint: 'main' },
+      });
+      p = { compute, layout };
       this.#pipelines.set(code, p);
     }
     return p;
+  }
+
+  /** The layout of the storage bindings `code` declares (`read` or `read_write`, bindings 1..n in order). */
+  #layout(code: string): BindingLayout {
+    const access = [...code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read|read_write)>/g)].map(
+      ([, binding, mode], k) => {
+        if (Number(binding) !== k + 1)
+          throw new SwitchyardError(
+            'INTERNAL',
+            'webgpu',
+            `storage bindings must be 1..n in order: ${binding}`,
+          );
+        return mode === 'read' ? 'r' : 'w';
+      },
+    );
+    const key = access.join('');
+    let layout = this.#layouts.get(key);
+    if (!layout) {
+      const group = this.device.createBindGroupLayout({
+        entries: [
+          {
+            binding: 0,
+            visibility: COMPUTE_STAGE,
+            buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_STRIDE },
+          },
+          ...access.map((a, k) => ({
+            binding: k + 1,
+            visibility: COMPUTE_STAGE,
+            buffer: { type: a === 'r' ? ('read-only-storage' as const) : ('storage' as const) },
+          })),
+        ],
+      });
+      const pipeline = this.device.createPipelineLayout({ bindGroupLayouts: [group] });
+      layout = { id: this.#layouts.size, group, pipeline, storage: access.length };
+      this.#layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** A bind group of `buffers` (bindings 1..n) and the uniform buffer, cached by layout and buffers. */
+  #bindGroup(layout: BindingLayout, buffers: GPUBuffer[], uniforms: GPUBuffer): GPUBindGroup {
+    if (buffers.length !== layout.storage) {
+      throw new SwitchyardError(
+        'INTERNAL',
+        'webgpu',
+        `a kernel with ${layout.storage} storage bindings was given ${buffers.length} buffers`,
+      );
+    }
+    let key = String(layout.id);
+    for (const b of buffers) {
+      let id = this.#bufferIds.get(b);
+      if (id === undefined) this.#bufferIds.set(b, (id = this.#nextBufferId++));
+      key += `,${id}`;
+    }
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      if (this.#bindGroups.size >= MAX_BIND_GROUPS) this.#bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: uniforms, size: UNIFORM_STRIDE } },
+      ];
+      for (const [i, buffer] of buffers.entries()) entries.push({ binding: i + 1, resource: { buffer } });
+      group = this.device.createBindGroup({ layout: layout.group, entries });
+      this.#bindGroups.set(key, group);
+    }
+    return group;
   }
 
   get pipelineCount(): number {
     return this.#pipelines.size;
   }
 
-  #take(bytes: number, usage: number): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const key = `${usage}:${size}`;
-    const pooled = this.#pool.get(key)?.pop();
-    if (pooled) {
-      this.pooledBytes -= size;
-      return pooled;
-    }
-    this.check();
-    return this.device.createBuffer({ size, usage });
-  }
-
   #give(buffer: GPUBuffer): void {
-    const key = `${buffer.usage}:${buffer.size}`;
     if (this.#encoder) {
       this.#releaseOnSubmit.push(buffer);
       this.#releaseOnSubmitBytes += buffer.size;
       return;
     }
-    const list = this.#pool.get(key);
+    const list = this.#pool.get(buffer.size);
     if (list) list.push(buffer);
-    else this.#pool.set(key, [buffer]);
+    else this.#pool.set(buffer.size, [buffer]);
     this.pooledBytes += buffer.size;
   }
 
-  /** A storage buffer for tensor data. */
+  /** A storage buffer for tensor data, from the pool when one of the size is there. */
   alloc(bytes: number): GPUBuffer {
-    const b = this.#take(bytes, STORAGE);
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    let b = this.#pool.get(size)?.pop();
+    if (b) this.pooledBytes -= size;
+    else {
+      this.check();
+      b = this.device.createBuffer({ size, usage: STORAGE });
+    }
     this.inUseBuffers++;
-    this.inUseBytes += b.size;
+    this.inUseBytes += size;
     return b;
   }
 
@@ -147,17 +253,15 @@ export class GpuRuntime {
   /** Records a kernel launch; commands are submitted in batches. */
   dispatch(d: Dispatch): void {
     this.check();
-    const uniforms = this.#take(META_SLOTS * 4, UNIFORM);
-    this.device.queue.writeBuffer(uniforms, 0, d.meta.buffer, d.meta.byteOffset, META_SLOTS * 4);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms } }];
-    for (const [i, buffer] of d.buffers.entries()) entries.push({ binding: i + 1, resource: { buffer } });
-    const bindGroup = this.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries });
+    this.#uniforms ??= this.device.createBuffer({ size: this.#meta.byteLength, usage: UNIFORM });
+    const slot = this.#pending;
+    const bindGroup = this.#bindGroup(d.pipeline.layout, d.buffers, this.#uniforms);
+    this.#meta.set(d.meta, slot * META_SLOTS);
     this.#encoder ??= this.device.createCommandEncoder();
     this.#pass ??= this.#encoder.beginComputePass();
-    this.#pass.setPipeline(d.pipeline);
-    this.#pass.setBindGroup(0, bindGroup);
+    this.#pass.setPipeline(d.pipeline.compute);
+    this.#pass.setBindGroup(0, bindGroup, this.#offsets, slot, 1);
     this.#pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1] ?? 1, d.workgroups[2] ?? 1);
-    this.#give(uniforms);
     if (++this.#pending >= FLUSH_DISPATCHES || this.#releaseOnSubmitBytes >= FLUSH_RELEASED_BYTES)
       this.flush();
   }
@@ -178,6 +282,8 @@ export class GpuRuntime {
   flush(): void {
     if (!this.#encoder) return;
     this.#endPass();
+    if (this.#pending > 0 && this.#uniforms)
+      this.device.queue.writeBuffer(this.#uniforms, 0, this.#meta.buffer, 0, this.#pending * UNIFORM_STRIDE);
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = null;
     this.#pending = 0;
@@ -209,9 +315,10 @@ export class GpuRuntime {
     return out;
   }
 
-  /** Destroys pooled buffers (in-use ones belong to live tensors). */
+  /** Destroys pooled buffers (in-use ones belong to live tensors) and the bind groups cached. */
   trim(): void {
     this.flush();
+    this.#bindGroups.clear();
     for (const list of this.#pool.values()) for (const b of list) b.destroy();
     this.#pool.clear();
     this.pooledBytes = 0;

@@ -4,7 +4,17 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import { launch } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { broadcastStrides, checkRank, Meta, main1d, PRELUDE, storage, wgslType } from '../wgsl.js';
+import {
+  broadcastStrides,
+  checkRank,
+  Meta,
+  main1d,
+  memo,
+  PRELUDE,
+  storage,
+  type WgslType,
+  wgslType,
+} from '../wgsl.js';
 
 /** Float helpers with the CPU backend's semantics (stable sigmoid/softplus/tanh, erf to 1.2e-7). */
 export const FLOAT_FNS = /* wgsl */ `
@@ -112,118 +122,145 @@ function broadcastMeta(outShape: readonly number[], inShapes: readonly (readonly
 }
 
 /**
- * `let oK = ...;`, the element of input K read for output element i: i itself when the input has the output's
- * shape, 0 for a single value, else through the broadcast strides of `broadcastMeta`. The two short forms skip
- * the per-dimension index arithmetic, which made same-shape binary ops 4-6x slower than unary ones on
+ * How output element i reads each input, one letter an input: `i` (the input has the output's shape), `0` (a
+ * single value) or `s` (through the broadcast strides of `broadcastMeta`). The two short forms skip the
+ * per-dimension index arithmetic, which made same-shape binary ops 4-6x slower than unary ones on
  * SwiftShader (1M elements: add 128 ms, log 20 ms).
  */
-function offsets(outShape: readonly number[], inShapes: readonly (readonly number[])[]): string {
+function access(outShape: readonly number[], inShapes: readonly (readonly number[])[]): string {
   return inShapes
-    .map((shape, k) => {
-      const at =
-        sizeOf(shape) === 1
-          ? '0u'
-          : shape.length === outShape.length && shape.every((d, j) => d === outShape[j])
-            ? 'i'
-            : `stridedOffset(i, u(1u), 2u, ${10 + 8 * k}u)`;
-      return `  let o${k} = ${at};`;
-    })
+    .map((shape) =>
+      sizeOf(shape) === 1
+        ? '0'
+        : shape.length === outShape.length && shape.every((d, j) => d === outShape[j])
+          ? 'i'
+          : 's',
+    )
+    .join('');
+}
+
+/** `let oK = ...;`, the element of input K read for output element i, for each letter of `access`. */
+function offsets(at: string): string {
+  return [...at]
+    .map(
+      (a, k) =>
+        `  let o${k} = ${a === '0' ? '0u' : a === 'i' ? 'i' : `stridedOffset(i, u(1u), 2u, ${10 + 8 * k}u)`};`,
+    )
     .join('\n');
 }
+
+const unaryCode = memo(
+  (fn: UnaryFn, dtype: DType) =>
+    `${PRELUDE}${FLOAT_FNS}${storage([['xs', wgslType(dtype)]], ['ys', wgslType(dtype)])}${main1d(
+      `  let x = xs[i];\n  ys[i] = ${unaryExpr(fn, dtype)};`,
+    )}`,
+);
+
+const binaryCode = memo(
+  (fn: BinaryFn, t: WgslType, out: WgslType, at: string) =>
+    `${PRELUDE}${FLOAT_FNS}${storage(
+      [
+        ['as_', t],
+        ['bs', t],
+      ],
+      ['ys', out],
+    )}${main1d(`${offsets(at)}\n  let a = as_[o0];\n  let b = bs[o1];\n  ys[i] = ${binaryExpr(fn, t)};`)}`,
+);
+
+const compareCode = memo(
+  (fn: CompareFn, t: WgslType, at: string) =>
+    `${PRELUDE}${storage(
+      [
+        ['as_', t],
+        ['bs', t],
+      ],
+      ['ys', 'u32'],
+    )}${main1d(`${offsets(at)}\n  ys[i] = select(0u, 1u, as_[o0] ${COMPARE[fn]} bs[o1]);`)}`,
+);
+
+const whereCode = memo(
+  (t: WgslType, at: string) =>
+    `${PRELUDE}${storage(
+      [
+        ['cs', 'u32'],
+        ['as_', t],
+        ['bs', t],
+      ],
+      ['ys', t],
+    )}${main1d(`${offsets(at)}\n  ys[i] = select(bs[o2], as_[o1], cs[o0] != 0u);`)}`,
+);
+
+const castCode = memo((from: WgslType, to: WgslType) => {
+  let expr = 'x';
+  if (to === 'u32')
+    expr =
+      from === 'f32'
+        ? 'select(0u, 1u, x != 0.0 || isnan_(x))'
+        : from === 'i32'
+          ? 'select(0u, 1u, x != 0)'
+          : 'x';
+  else if (to === 'i32') {
+    expr =
+      from === 'f32'
+        ? 'select(select(select(i32(trunc(x)), 2147483647, x >= 2147483647.0), -2147483647 - 1, x <= -2147483648.0), 0, isnan_(x))'
+        : 'i32(x)';
+  } else if (from !== 'f32') expr = 'f32(x)';
+  return `${PRELUDE}${storage([['xs', from]], ['ys', to])}${main1d(`  let x = xs[i];\n  ys[i] = ${expr};`)}`;
+});
+
+const fillCode = memo(
+  (t: WgslType) =>
+    `${PRELUDE}${storage([], ['ys', t])}${main1d(`  ys[i] = ${t === 'f32' ? 'uf(1u)' : t === 'i32' ? 'ui(1u)' : 'u(1u)'};`)}`,
+);
+
+const broadcastCode = memo(
+  (t: WgslType, at: string) =>
+    `${PRELUDE}${storage([['xs', t]], ['ys', t])}${main1d(`${offsets(at)}\n  ys[i] = xs[o0];`)}`,
+);
 
 export function elementwiseKernels(
   rt: GpuRuntime,
 ): Pick<KernelTable<GPUBuffer>, 'unary' | 'binary' | 'compare' | 'where' | 'cast' | 'fill' | 'broadcastTo'> {
   return {
-    unary: ([x], { fn }, out) => {
-      const t = wgslType(x!.dtype);
-      const code = `${PRELUDE}${FLOAT_FNS}${storage([['xs', t]], ['ys', t])}${main1d(
-        `  let x = xs[i];\n  ys[i] = ${unaryExpr(fn, x!.dtype)};`,
-      )}`;
-      return launch(rt, code, new Meta(), [x!.data], out, sizeOf(out.shape));
-    },
+    unary: ([x], { fn }, out) =>
+      launch(rt, unaryCode(fn, x!.dtype), new Meta(), [x!.data], out, sizeOf(out.shape)),
     binary: ([a, b], { fn }, out) => {
-      const t = wgslType(a!.dtype);
-      const code = `${PRELUDE}${FLOAT_FNS}${storage(
-        [
-          ['as_', t],
-          ['bs', t],
-        ],
-        ['ys', wgslType(out.dtype)],
-      )}${main1d(`${offsets(out.shape, [a!.shape, b!.shape])}\n  let a = as_[o0];\n  let b = bs[o1];\n  ys[i] = ${binaryExpr(fn, t)};`)}`;
-      return launch(
-        rt,
-        code,
-        broadcastMeta(out.shape, [a!.shape, b!.shape]),
-        [a!.data, b!.data],
-        out,
-        sizeOf(out.shape),
-      );
+      const inShapes = [a!.shape, b!.shape];
+      const code = binaryCode(fn, wgslType(a!.dtype), wgslType(out.dtype), access(out.shape, inShapes));
+      const meta = broadcastMeta(out.shape, inShapes);
+      return launch(rt, code, meta, [a!.data, b!.data], out, sizeOf(out.shape));
     },
     compare: ([a, b], { fn }, out) => {
-      const t = wgslType(a!.dtype);
-      const code = `${PRELUDE}${storage(
-        [
-          ['as_', t],
-          ['bs', t],
-        ],
-        ['ys', 'u32'],
-      )}${main1d(`${offsets(out.shape, [a!.shape, b!.shape])}\n  ys[i] = select(0u, 1u, as_[o0] ${COMPARE[fn]} bs[o1]);`)}`;
-      return launch(
-        rt,
-        code,
-        broadcastMeta(out.shape, [a!.shape, b!.shape]),
-        [a!.data, b!.data],
-        out,
-        sizeOf(out.shape),
-      );
+      const inShapes = [a!.shape, b!.shape];
+      const code = compareCode(fn, wgslType(a!.dtype), access(out.shape, inShapes));
+      const meta = broadcastMeta(out.shape, inShapes);
+      return launch(rt, code, meta, [a!.data, b!.data], out, sizeOf(out.shape));
     },
     where: ([c, a, b], _attrs, out) => {
-      const t = wgslType(a!.dtype);
-      const code = `${PRELUDE}${storage(
-        [
-          ['cs', 'u32'],
-          ['as_', t],
-          ['bs', t],
-        ],
-        ['ys', t],
-      )}${main1d(`${offsets(out.shape, [c!.shape, a!.shape, b!.shape])}\n  ys[i] = select(bs[o2], as_[o1], cs[o0] != 0u);`)}`;
-      const meta = broadcastMeta(out.shape, [c!.shape, a!.shape, b!.shape]);
+      const inShapes = [c!.shape, a!.shape, b!.shape];
+      const code = whereCode(wgslType(a!.dtype), access(out.shape, inShapes));
+      const meta = broadcastMeta(out.shape, inShapes);
       return launch(rt, code, meta, [c!.data, a!.data, b!.data], out, sizeOf(out.shape));
     },
-    cast: ([x], { dtype }, out) => {
-      const from = wgslType(x!.dtype);
-      const to = wgslType(dtype);
-      let expr = 'x';
-      if (to === 'u32')
-        expr =
-          from === 'f32'
-            ? 'select(0u, 1u, x != 0.0 || isnan_(x))'
-            : from === 'i32'
-              ? 'select(0u, 1u, x != 0)'
-              : 'x';
-      else if (to === 'i32') {
-        expr =
-          from === 'f32'
-            ? 'select(select(select(i32(trunc(x)), 2147483647, x >= 2147483647.0), -2147483647 - 1, x <= -2147483648.0), 0, isnan_(x))'
-            : 'i32(x)';
-      } else if (from !== 'f32') expr = 'f32(x)';
-      const code = `${PRELUDE}${storage([['xs', from]], ['ys', to])}${main1d(`  let x = xs[i];\n  ys[i] = ${expr};`)}`;
-      return launch(rt, code, new Meta(), [x!.data], out, sizeOf(out.shape));
-    },
+    cast: ([x], { dtype }, out) =>
+      launch(
+        rt,
+        castCode(wgslType(x!.dtype), wgslType(dtype)),
+        new Meta(),
+        [x!.data],
+        out,
+        sizeOf(out.shape),
+      ),
     fill: (_inputs, { value }, out) => {
       const t = wgslType(out.dtype);
       const meta = new Meta();
       if (t === 'f32') meta.f32(1, value);
       else if (t === 'i32') meta.i32(1, value);
       else meta.u32(1, value ? 1 : 0);
-      const read = t === 'f32' ? 'uf(1u)' : t === 'i32' ? 'ui(1u)' : 'u(1u)';
-      const code = `${PRELUDE}${storage([], ['ys', t])}${main1d(`  ys[i] = ${read};`)}`;
-      return launch(rt, code, meta, [], out, sizeOf(out.shape));
+      return launch(rt, fillCode(t), meta, [], out, sizeOf(out.shape));
     },
     broadcastTo: ([x], _attrs, out) => {
-      const t = wgslType(x!.dtype);
-      const code = `${PRELUDE}${storage([['xs', t]], ['ys', t])}${main1d(`${offsets(out.shape, [x!.shape])}\n  ys[i] = xs[o0];`)}`;
+      const code = broadcastCode(wgslType(x!.dtype), access(out.shape, [x!.shape]));
       return launch(rt, code, broadcastMeta(out.shape, [x!.shape]), [x!.data], out, sizeOf(out.shape));
     },
   };

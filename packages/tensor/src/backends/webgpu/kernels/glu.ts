@@ -3,7 +3,7 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import { launch } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { Meta, main1d, PRELUDE, storage } from '../wgsl.js';
+import { Meta, main1d, memo, PRELUDE, storage } from '../wgsl.js';
 import { FLOAT_FNS, FLOAT_UNARY } from './elementwise.js';
 
 /**
@@ -27,27 +27,29 @@ const PREAMBLE: Partial<Record<GluFn, string>> = {
  * `ys[i] = fn(gs[i]) · us[i]` over equal-shaped f32 buffers: the glu kernel, and the cotangent of glu's
  * up input (with g bound to us).
  */
-function gluCode(fn: GluFn): string {
-  return `${PRELUDE}${FLOAT_FNS}${storage(
-    [
-      ['gs', 'f32'],
-      ['us', 'f32'],
-    ],
-    ['ys', 'f32'],
-  )}${main1d(`  let x = gs[i];\n  ys[i] = (${FLOAT_UNARY[fn]}) * us[i];`)}`;
-}
+const gluCode = memo(
+  (fn: GluFn) =>
+    `${PRELUDE}${FLOAT_FNS}${storage(
+      [
+        ['gs', 'f32'],
+        ['us', 'f32'],
+      ],
+      ['ys', 'f32'],
+    )}${main1d(`  let x = gs[i];\n  ys[i] = (${FLOAT_UNARY[fn]}) * us[i];`)}`,
+);
 
 /** `ys[i] = (dys[i] · us[i]) · fn'(gs[i])`: the cotangent of glu's gate input. */
-function gateGradCode(fn: GluFn): string {
-  return `${PRELUDE}${FLOAT_FNS}${storage(
-    [
-      ['gs', 'f32'],
-      ['us', 'f32'],
-      ['dys', 'f32'],
-    ],
-    ['ys', 'f32'],
-  )}${main1d(`  let x = gs[i];\n${PREAMBLE[fn] ?? ''}  ys[i] = (dys[i] * us[i]) * (${DERIVATIVE[fn]});`)}`;
-}
+const gateGradCode = memo(
+  (fn: GluFn) =>
+    `${PRELUDE}${FLOAT_FNS}${storage(
+      [
+        ['gs', 'f32'],
+        ['us', 'f32'],
+        ['dys', 'f32'],
+      ],
+      ['ys', 'f32'],
+    )}${main1d(`  let x = gs[i];\n${PREAMBLE[fn] ?? ''}  ys[i] = (dys[i] * us[i]) * (${DERIVATIVE[fn]});`)}`,
+);
 
 export function gluKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'glu' | 'gluGrad'> {
   return {

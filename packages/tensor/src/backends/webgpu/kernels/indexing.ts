@@ -2,7 +2,7 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import { launch, run } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { Meta, main1d, PRELUDE, storage, wgslType } from '../wgsl.js';
+import { Meta, main1d, memo, PRELUDE, storage, type WgslType, wgslType } from '../wgsl.js';
 
 /** Float atomic add through a compare-exchange loop on the bits (WGSL has integer atomics only). */
 const ATOMIC_ADD_F32 = /* wgsl */ `
@@ -16,24 +16,63 @@ fn atomicAddF32(at: u32, value: f32) {
 }
 `;
 
+const gatherCode = memo(
+  (t: WgslType) =>
+    `${PRELUDE}${storage(
+      [
+        ['xs', t],
+        ['ids', 'i32'],
+      ],
+      ['ys', t],
+    )}${main1d(`  let w = u(1u);
+  let r = ids[i / w];
+  if (r < 0 || u32(r) >= u(2u)) { ys[i] = ${t === 'f32' ? '0.0' : t === 'i32' ? '0' : '0u'}; return; }
+  ys[i] = xs[u32(r) * w + i % w];`)}`,
+);
+
+const scatterAddCode = memo(
+  (float: boolean) =>
+    `${PRELUDE}${storage(
+      [
+        ['xs', float ? 'f32' : 'i32'],
+        ['ids', 'i32'],
+      ],
+      ['ys', float ? 'atomic<u32>' : 'atomic<i32>'],
+    )}${float ? ATOMIC_ADD_F32 : ''}${main1d(`  let w = u(1u);
+  let r = ids[i / w];
+  if (r < 0 || u32(r) >= u(2u)) { return; }
+  let at = u32(r) * w + i % w;
+  ${float ? 'atomicAddF32(at, xs[i]);' : 'atomicAdd(&ys[at], xs[i]);'}`)}`,
+);
+
+const WEIGHTED_GATHER = `${PRELUDE}${storage(
+  [
+    ['xs', 'f32'],
+    ['ids', 'i32'],
+    ['ws', 'f32'],
+  ],
+  ['ys', 'f32'],
+)}${main1d(`  let w = u(1u);
+  let k = u(3u);
+  let t = i / w;
+  let j = i % w;
+  var acc = 0.0;
+  for (var kk = 0u; kk < k; kk++) {
+    let r = ids[t * k + kk];
+    if (r >= 0 && u32(r) < u(2u)) { acc = acc + ws[t * k + kk] * xs[u32(r) * w + j]; }
+  }
+  ys[i] = acc;`)}`;
+
+const BINCOUNT = `${PRELUDE}${storage([['xs', 'i32']], ['ys', 'atomic<i32>'])}${main1d(`  let v = xs[i];
+  if (v >= 0 && u32(v) < u(1u)) { atomicAdd(&ys[u32(v)], 1); }`)}`;
+
 export function indexingKernels(
   rt: GpuRuntime,
 ): Pick<KernelTable<GPUBuffer>, 'gather' | 'scatterAdd' | 'weightedGather' | 'bincount'> {
   return {
     gather: ([x, idx], _attrs, out) => {
-      const t = wgslType(x!.dtype);
+      const code = gatherCode(wgslType(x!.dtype));
       const width = sizeOf(x!.shape.slice(1));
-      const zero = t === 'f32' ? '0.0' : t === 'i32' ? '0' : '0u';
-      const code = `${PRELUDE}${storage(
-        [
-          ['xs', t],
-          ['ids', 'i32'],
-        ],
-        ['ys', t],
-      )}${main1d(`  let w = u(1u);
-  let r = ids[i / w];
-  if (r < 0 || u32(r) >= u(2u)) { ys[i] = ${zero}; return; }
-  ys[i] = xs[u32(r) * w + i % w];`)}`;
       const meta = new Meta().u32(1, Math.max(width, 1)).u32(2, x!.shape[0] as number);
       return launch(rt, code, meta, [x!.data, idx!.data], out, sizeOf(out.shape));
     },
@@ -42,21 +81,9 @@ export function indexingKernels(
       const width = sizeOf(out.shape.slice(1));
       const result = rt.alloc(sizeOf(out.shape) * 4);
       rt.clear(result);
-      const add = float ? 'atomicAddF32(at, xs[i]);' : 'atomicAdd(&ys[at], xs[i]);';
-      const code = `${PRELUDE}${storage(
-        [
-          ['xs', float ? 'f32' : 'i32'],
-          ['ids', 'i32'],
-        ],
-        ['ys', float ? 'atomic<u32>' : 'atomic<i32>'],
-      )}${float ? ATOMIC_ADD_F32 : ''}${main1d(`  let w = u(1u);
-  let r = ids[i / w];
-  if (r < 0 || u32(r) >= u(2u)) { return; }
-  let at = u32(r) * w + i % w;
-  ${add}`)}`;
       run(
         rt,
-        code,
+        scatterAddCode(float),
         new Meta().u32(1, Math.max(width, 1)).u32(2, rows),
         [src!.data, idx!.data, result],
         sizeOf(src!.shape),
@@ -68,35 +95,23 @@ export function indexingKernels(
     weightedGather: ([src, rows, weights], _attrs, out) => {
       const width = sizeOf(src!.shape.slice(1));
       const k = rows!.shape[1] as number;
-      const code = `${PRELUDE}${storage(
-        [
-          ['xs', 'f32'],
-          ['ids', 'i32'],
-          ['ws', 'f32'],
-        ],
-        ['ys', 'f32'],
-      )}${main1d(`  let w = u(1u);
-  let k = u(3u);
-  let t = i / w;
-  let j = i % w;
-  var acc = 0.0;
-  for (var kk = 0u; kk < k; kk++) {
-    let r = ids[t * k + kk];
-    if (r >= 0 && u32(r) < u(2u)) { acc = acc + ws[t * k + kk] * xs[u32(r) * w + j]; }
-  }
-  ys[i] = acc;`)}`;
       const meta = new Meta()
         .u32(1, Math.max(width, 1))
         .u32(2, src!.shape[0] as number)
         .u32(3, k);
-      return launch(rt, code, meta, [src!.data, rows!.data, weights!.data], out, sizeOf(out.shape));
+      return launch(
+        rt,
+        WEIGHTED_GATHER,
+        meta,
+        [src!.data, rows!.data, weights!.data],
+        out,
+        sizeOf(out.shape),
+      );
     },
     bincount: ([x], { length }) => {
       const result = rt.alloc(length * 4);
       rt.clear(result);
-      const code = `${PRELUDE}${storage([['xs', 'i32']], ['ys', 'atomic<i32>'])}${main1d(`  let v = xs[i];
-  if (v >= 0 && u32(v) < u(1u)) { atomicAdd(&ys[u32(v)], 1); }`)}`;
-      run(rt, code, new Meta().u32(1, length), [x!.data, result], sizeOf(x!.shape));
+      run(rt, BINCOUNT, new Meta().u32(1, length), [x!.data, result], sizeOf(x!.shape));
       return result;
     },
   };

@@ -2,7 +2,7 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import { run } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { Meta, main1d, PRELUDE, storage } from '../wgsl.js';
+import { Meta, main1d, memo, PRELUDE, storage } from '../wgsl.js';
 
 /** Philox4x32-10 with 16-bit limb products: the same integer operations as `src/philox.ts`. */
 const PHILOX = /* wgsl */ `
@@ -53,13 +53,16 @@ fn normal(w: vec4<u32>, j: u32) -> f32 {
 }
 `;
 
+const randomCode = memo(
+  (dist: 'uniform' | 'normal' | 'int') =>
+    `${PRELUDE}${PHILOX}${dist === 'normal' ? NORMAL : ''}${storage([], ['ys', dist === 'int' ? 'i32' : 'f32'])}${main1d(body(dist))}`,
+);
+
 export function randomKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'random'> {
   return {
     random: (_inputs, { dist, seed, stream, counter, low, high }, out) => {
       const n = sizeOf(out.shape);
       const result = rt.alloc(n * 4);
-      const t = dist === 'int' ? 'i32' : 'f32';
-      const code = `${PRELUDE}${PHILOX}${dist === 'normal' ? NORMAL : ''}${storage([], ['ys', t])}${main1d(body(dist))}`;
       const meta = new Meta()
         .u32(1, n)
         .u32(2, seed >>> 0)
@@ -68,7 +71,7 @@ export function randomKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'ran
         .u32(5, Math.floor(counter / 0x100000000) >>> 0)
         .u32(6, low >>> 0)
         .u32(7, (high - low) >>> 0);
-      run(rt, code, meta, [result], Math.ceil(n / 4));
+      run(rt, randomCode(dist), meta, [result], Math.ceil(n / 4));
       return result;
     },
   };

@@ -2,7 +2,7 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelInput, KernelTable } from '../../backend.js';
 import { launch, runRows } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { Meta, PRELUDE, storage, wgslType } from '../wgsl.js';
+import { Meta, memo, PRELUDE, storage, wgslType } from '../wgsl.js';
 import { permuteBuffer } from './layout.js';
 
 const ROW_THREADS = 64;
@@ -116,7 +116,7 @@ const PAIR_TREE = `  vals[lid.x] = acc;
  * max/min (and their arg versions) keep (value, index) pairs with the CPU order: a NaN beats every number
  * (the first NaN wins), otherwise the better value, ties to the lower index.
  */
-function rowReduceCode(t: string, fn: 'sum' | 'max' | 'min', arg: boolean): string {
+const rowReduceCode = memo((t: string, fn: 'sum' | 'max' | 'min', arg: boolean): string => {
   const head = `${PRELUDE}${storage([['xs', t]], ['ys', arg ? 'i32' : t])}
 var<workgroup> vals: array<${t}, ${ROW_THREADS}>;
 var<workgroup> idxs: array<u32, ${ROW_THREADS}>;
@@ -147,7 +147,7 @@ ${PAIR_TREE}
   if (lid.x == 0u && valid) { ys[row] = ${arg ? 'i32(idxs[0])' : 'vals[0]'}; }
 }
 `;
-}
+});
 
 /**
  * Stage 1 of a split reduction, one workgroup per chunk of a row viewed as [outputs, n] (slots 0 outputs x
@@ -155,7 +155,7 @@ ${PAIR_TREE}
  * ys [outputs, chunks]; max/min also write the winner's index in its row to yi, so the second stage keeps
  * the CPU's order (the first NaN, otherwise ties to the lower index).
  */
-function splitPartialCode(t: string, fn: 'sum' | 'max' | 'min'): string {
+const splitPartialCode = memo((t: string, fn: 'sum' | 'max' | 'min'): string => {
   const pairs = fn !== 'sum';
   const bindings = `@group(0) @binding(1) var<storage, read> xs: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> ys: array<${t}>;${
@@ -194,14 +194,14 @@ ${PAIR_TREE}
   if (lid.x == 0u && valid) { ys[part] = vals[0]; yi[part] = idxs[0]; }
 }
 `;
-}
+});
 
 /**
  * Stage 2 of a split max/min, one workgroup per row of partials [outputs, chunks] (slots 0 outputs, 1 chunks):
  * folds the (value, index) pairs in the CPU's order and writes the value, or the index for arg reductions.
  * (A split sum's second stage is `rowReduceCode` over the partial sums.)
  */
-function splitCombineCode(t: string, fn: 'max' | 'min', arg: boolean): string {
+const splitCombineCode = memo((t: string, fn: 'max' | 'min', arg: boolean): string => {
   return `${PRELUDE}@group(0) @binding(1) var<storage, read> ps: array<${t}>;
 @group(0) @binding(2) var<storage, read> pi: array<u32>;
 @group(0) @binding(3) var<storage, read_write> ys: array<${arg ? 'i32' : t}>;${winsCode(t, fn)}
@@ -226,7 +226,7 @@ ${PAIR_TREE}
   if (lid.x == 0u && valid) { ys[row] = ${arg ? 'i32(idxs[0])' : 'vals[0]'}; }
 }
 `;
-}
+});
 
 /** One thread per line along an axis viewed as [outer, n, inner]: slots 1 n, 2 inner. */
 function lineCode(t: string, out: string, body: string, helpers = ''): string {
@@ -262,6 +262,26 @@ const SOFTMAX = (log: boolean) => `  var m = -3.4028234663852886e38;
     let at = start + j * inner;
     ys[at] = ${log ? 'xs[at] - lse' : 'exp(xs[at] - m) / s'};
   }`;
+
+const lineReduceCode = memo((t: string, fn: 'sum' | 'max' | 'min', arg: boolean) =>
+  lineCode(t, arg ? 'i32' : t, lineReduceBody(t, fn, arg), winsCode(t, fn)),
+);
+
+const softmaxCode = memo((log: boolean) => lineCode('f32', 'f32', SOFTMAX(log)));
+
+const cumsumCode = memo((t: string, exclusive: boolean, reverse: boolean) =>
+  lineCode(
+    t,
+    t,
+    `  var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
+  for (var k = 0u; k < n; k++) {
+    let j = ${reverse ? 'n - 1u - k' : 'k'};
+    let at = start + j * inner;
+    let v = xs[at];
+    ${exclusive ? 'ys[at] = acc; acc = acc + v;' : 'acc = acc + v; ys[at] = acc;'}
+  }`,
+  ),
+);
 
 export function reduceKernels(
   rt: GpuRuntime,
@@ -299,7 +319,7 @@ export function reduceKernels(
     const t = wgslType(x.dtype);
     const plan = reducePlan(x.shape, axes);
     if (plan.kind === 'lines' && plan.n > 0) {
-      const code = lineCode(t, arg ? 'i32' : t, lineReduceBody(t, fn, arg), winsCode(t, fn));
+      const code = lineReduceCode(t, fn, arg);
       const meta = new Meta().u32(1, plan.n).u32(2, plan.inner);
       const out = { shape: [plan.outputs], dtype: x.dtype };
       if (!plan.permute) return launch(rt, code, meta, [x.data], out, plan.outputs);
@@ -321,23 +341,15 @@ export function reduceKernels(
     argReduce: ([x], { fn, axis }) => rowReduce(x!, [axis], fn, true),
     softmax: ([x], { axis }, out) => {
       const { meta, lines } = lineMeta(x!.shape, axis);
-      return launch(rt, lineCode('f32', 'f32', SOFTMAX(false)), meta, [x!.data], out, lines);
+      return launch(rt, softmaxCode(false), meta, [x!.data], out, lines);
     },
     logSoftmax: ([x], { axis }, out) => {
       const { meta, lines } = lineMeta(x!.shape, axis);
-      return launch(rt, lineCode('f32', 'f32', SOFTMAX(true)), meta, [x!.data], out, lines);
+      return launch(rt, softmaxCode(true), meta, [x!.data], out, lines);
     },
     cumsum: ([x], { axis, exclusive, reverse }, out) => {
-      const t = wgslType(x!.dtype);
       const { meta, lines } = lineMeta(x!.shape, axis);
-      const body = `  var acc: ${t} = ${t === 'f32' ? '0.0' : '0'};
-  for (var k = 0u; k < n; k++) {
-    let j = ${reverse ? 'n - 1u - k' : 'k'};
-    let at = start + j * inner;
-    let v = xs[at];
-    ${exclusive ? 'ys[at] = acc; acc = acc + v;' : 'acc = acc + v; ys[at] = acc;'}
-  }`;
-      return launch(rt, lineCode(t, t, body), meta, [x!.data], out, lines);
+      return launch(rt, cumsumCode(wgslType(x!.dtype), exclusive, reverse), meta, [x!.data], out, lines);
     },
   };
 }

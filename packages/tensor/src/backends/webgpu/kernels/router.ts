@@ -2,7 +2,7 @@ import type { PrimitiveAttrs } from '../../../primitives.js';
 import type { KernelTable } from '../../backend.js';
 import { launch } from '../launch.js';
 import type { GpuRuntime } from '../runtime.js';
-import { Meta, main1d, PRELUDE, storage } from '../wgsl.js';
+import { Meta, main1d, memo, PRELUDE, storage } from '../wgsl.js';
 import { FLOAT_FNS } from './elementwise.js';
 
 /** What selects a shader variant: the score, the normalisation, the bias and the group mask's words. */
@@ -140,21 +140,16 @@ ${stats}${grouped ? groupMaskCode() : ''}
   }`)}`;
 }
 
+const routerCode = memo(
+  (score: RouterVariant['score'], normalize: boolean, bias: boolean, groupWords: number) =>
+    routerTopKCode({ score, normalize, bias, groupWords }),
+);
+
 export function routerKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'routerTopK'> {
-  const codes = new Map<string, string>();
   return {
     routerTopK: (inputs, attrs: PrimitiveAttrs['routerTopK'], out) => {
       const { k, score, normalize, bias, groups, topGroups, groupScoreTopN } = attrs;
       const [t, e] = inputs[0]!.shape as [number, number];
-      const variant = {
-        score,
-        normalize,
-        bias,
-        groupWords: topGroups < groups ? Math.ceil(groups / 32) : 0,
-      };
-      const key = `${score}:${normalize}:${bias}:${variant.groupWords}`;
-      let code = codes.get(key);
-      if (code === undefined) codes.set(key, (code = routerTopKCode(variant)));
       const meta = new Meta()
         .u32(1, e)
         .u32(2, k)
@@ -164,7 +159,7 @@ export function routerKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'rou
         .u32(6, groupScoreTopN);
       return launch(
         rt,
-        code,
+        routerCode(score, normalize, bias, topGroups < groups ? Math.ceil(groups / 32) : 0),
         meta,
         inputs.map((x) => x.data),
         out,

@@ -3,7 +3,7 @@ import { sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import { launch, runRows } from '../launch.js';
 import { type GpuRuntime, WORKGROUP } from '../runtime.js';
-import { Meta, main1d, PRELUDE, storage, wgslType } from '../wgsl.js';
+import { Meta, main1d, memo, PRELUDE, storage, type WgslType, wgslType } from '../wgsl.js';
 
 /**
  * The total order of the CPU backend: ascending (or descending) by value with NaN largest, ties by lower
@@ -138,13 +138,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 `;
 
-export function sortKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'topk' | 'argsort' | 'bucketSort'> {
-  return {
-    /** One thread per row selects k times, each pick the first element after the previous one. */
-    topk: ([x], { k, largest }, out) => {
-      const n = x!.shape.at(-1) as number;
-      const rows = n === 0 ? 0 : sizeOf(x!.shape) / n;
-      const code = `${PRELUDE}${storage([['xs', wgslType(x!.dtype)]], ['ys', 'i32'])}${order(wgslType(x!.dtype), largest)}${main1d(`  let n = u(1u);
+/** One thread per row selects k times, each pick the first element after the previous one. */
+const topkCode = memo(
+  (t: WgslType, largest: boolean) =>
+    `${PRELUDE}${storage([['xs', t]], ['ys', 'i32'])}${order(t, largest)}${main1d(`  let n = u(1u);
   let k = u(2u);
   let base = i * n;
   var prev = 0u;
@@ -156,21 +153,46 @@ export function sortKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'topk'
     }
     ys[i * k + j] = i32(best);
     prev = best;
-  }`)}`;
-      return launch(rt, code, new Meta().u32(1, n).u32(2, k), [x!.data], out, k === 0 ? 0 : rows);
-    },
-    /** One thread per element counts the elements that precede it: its rank, so the sort is stable. */
-    argsort: ([x], { descending }, out) => {
-      const n = x!.shape.at(-1) as number;
-      const code = `${PRELUDE}${storage([['xs', wgslType(x!.dtype)]], ['ys', 'i32'])}${order(wgslType(x!.dtype), descending)}${main1d(`  let n = u(1u);
+  }`)}`,
+);
+
+/** One thread per element counts the elements that precede it: its rank, so the sort is stable. */
+const argsortCode = memo(
+  (t: WgslType, descending: boolean) =>
+    `${PRELUDE}${storage([['xs', t]], ['ys', 'i32'])}${order(t, descending)}${main1d(`  let n = u(1u);
   let base = (i / n) * n;
   let me = i % n;
   var rank = 0u;
   for (var e = 0u; e < n; e++) {
     if (before(base, e, me)) { rank++; }
   }
-  ys[base + rank] = i32(me);`)}`;
-      return launch(rt, code, new Meta().u32(1, n), [x!.data], out, sizeOf(x!.shape));
+  ys[base + rank] = i32(me);`)}`,
+);
+
+export function sortKernels(rt: GpuRuntime): Pick<KernelTable<GPUBuffer>, 'topk' | 'argsort' | 'bucketSort'> {
+  return {
+    topk: ([x], { k, largest }, out) => {
+      const n = x!.shape.at(-1) as number;
+      const rows = n === 0 ? 0 : sizeOf(x!.shape) / n;
+      return launch(
+        rt,
+        topkCode(wgslType(x!.dtype), largest),
+        new Meta().u32(1, n).u32(2, k),
+        [x!.data],
+        out,
+        k === 0 ? 0 : rows,
+      );
+    },
+    argsort: ([x], { descending }, out) => {
+      const n = x!.shape.at(-1) as number;
+      return launch(
+        rt,
+        argsortCode(wgslType(x!.dtype), descending),
+        new Meta().u32(1, n),
+        [x!.data],
+        out,
+        sizeOf(x!.shape),
+      );
     },
     /**
      * A parallel counting sort in three passes with no host round trip: per-block histograms, one scan over
