@@ -134,9 +134,11 @@ export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => compare('g
 export const square = (x: Tensor): Tensor => mul(x, x);
 export const reciprocal = (x: Tensor): Tensor => div(1, x);
 
-/** Limits values to [lo, hi]. */
+/** Limits values to [lo, hi] (NaN stays NaN); an infinite bound costs no kernel. */
 export const clamp = op(function clamp(x: Tensor, lo: number, hi: number): Tensor {
   if (!(lo <= hi)) throw new SwitchyardError('INVALID_ARGUMENT', 'clamp', `lo ${lo} is above hi ${hi}`);
+  if (hi === Number.POSITIVE_INFINITY) return maximum(x, lo);
+  if (lo === Number.NEGATIVE_INFINITY) return minimum(x, hi);
   return minimum(maximum(x, lo), hi);
 });
 

@@ -4,8 +4,7 @@ import { fmtShape, SwitchyardError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
-import { full } from './creation.js';
-import { concat, reshape } from './layout.js';
+import { pad, reshape } from './layout.js';
 import { cumsum } from './scan.js';
 import { checkIndexTensor, checkOffsetValues, checkTensor } from './validate.js';
 
@@ -146,5 +145,5 @@ export const offsetsFromCounts = op(function offsetsFromCounts(counts: Tensor): 
       `counts must be 1-D, got ${fmtShape(counts.shape)}`,
     );
   }
-  return concat([full([1], 0, 'i32'), cumsum(counts, 0)], 0);
+  return cumsum(pad(counts, [[1, 0]]), 0);
 });
