@@ -23,7 +23,14 @@ export {
   type SoftMoEStats,
   softMoE,
 } from './soft-moe-layer.js';
-export { disposeStats, type MoEStats, type MoEStatsValues, readStats, routingStats } from './stats.js';
+export {
+  disposeStats,
+  loadFigures,
+  type MoEStats,
+  type MoEStatsValues,
+  readStats,
+  routingStats,
+} from './stats.js';
 export {
   type BlockOutput,
   type DenseFFNConfig,

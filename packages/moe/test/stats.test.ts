@@ -1,11 +1,14 @@
 import { disposeRouting } from '@switchyard/routers';
 import { tensor, tidy } from '@switchyard/tensor';
 import { describe, expect, it } from 'vitest';
-import { disposeStats, LocalDispatcher, readStats, routingStats } from '../src/index.js';
+import { disposeStats, LocalDispatcher, loadFigures, readStats, routingStats } from '../src/index.js';
 import { type HandRouting, makeRouting } from './fixed-router.js';
 
 async function statsOf(hand: HandRouting, capacityFactor?: number) {
-  const x = tensor(Array.from({ length: hand.numTokens }, (_, t) => [t, t]));
+  const x = tensor(Array.from({ length: hand.numTokens }, (_, t) => [t, t]).flat()).reshape([
+    hand.numTokens,
+    2,
+  ]);
   const routing = makeRouting(hand);
   const dispatcher = new LocalDispatcher(capacityFactor === undefined ? {} : { capacityFactor });
   const stats = tidy(() => {
@@ -61,5 +64,29 @@ describe('routing stats', () => {
     expect(collapsed.maxMeanLoad).toBe(4);
     expect(collapsed.routerEntropy).toBeCloseTo(0, 6);
     expect(collapsed.deadExperts).toBe(3);
+  });
+
+  it('count the assignments, and drop nothing from an empty batch', async () => {
+    expect((await statsOf(skewed, 1)).assignments).toBe(4);
+    const empty = await statsOf({ ...skewed, numTokens: 0, token: [], expert: [], weight: [] });
+    expect(empty).toEqual({
+      tokensPerExpert: [0, 0, 0, 0],
+      keptPerExpert: [0, 0, 0, 0],
+      assignments: 0,
+      routerEntropy: 0,
+      droppedFraction: 0,
+      loadCV: 0,
+      maxMeanLoad: 0,
+      deadExperts: 4,
+    });
+  });
+
+  it('derive the load figures on the host from the counts', () => {
+    expect(loadFigures([6, 2, 0, 0], [4, 2, 0, 0], 8)).toEqual({
+      droppedFraction: 0.25,
+      loadCV: Math.sqrt(((6 - 2) ** 2 + 0 + 4 + 4) / 4) / 2,
+      maxMeanLoad: 3,
+      deadExperts: 2,
+    });
   });
 });
