@@ -10,6 +10,7 @@ import {
   SOFTWARE_TILE,
   TILE_CANDIDATES,
   type TileConfig,
+  workgroupBytes,
 } from '../src/backends/webgpu/kernels/linalg.js';
 import {
   clearTunedTiles,
@@ -413,14 +414,22 @@ describe('webgpu matmul tile candidates', () => {
     });
   }
 
-  it('the WGSL of every candidate keeps its accumulators in scalars and fits the default limits', () => {
+  it('the WGSL of every candidate keeps its accumulators in registers and fits the default limits', () => {
     for (const tile of TILE_CANDIDATES) {
       const code = matmulCode(tile, false, true);
+      const [i, j] = [tile.rm - 1, tile.rn - 1];
       expect(code).toContain(`@workgroup_size(${tile.bn / tile.rn}, ${tile.bm / tile.rm})`);
-      expect(code).toContain(`acc${tile.rm - 1}_${tile.rn - 1} += a${tile.rm - 1} * b${tile.rn - 1};`);
+      expect(code).toContain(
+        tile.vec4
+          ? `acc${i}_${j >> 2} += a${i >> 2}[${i & 3}] * b${j >> 2};`
+          : `acc${i}_${j} += a${i} * b${j};`,
+      );
       expect((tile.bn / tile.rn) * (tile.bm / tile.rm)).toBeLessThanOrEqual(256);
-      expect(tile.tk * (tile.bm + tile.bn + 2) * 4).toBeLessThanOrEqual(16384);
+      expect(workgroupBytes(tile)).toBeLessThanOrEqual(16384);
+      if (tile.vec4)
+        expect(code).toContain(`var<workgroup> As: array<vec4<f32>, ${(tile.tk * tile.bm) / 4}>;`);
     }
+    expect(TILE_CANDIDATES.filter((t) => t.vec4).length).toBeGreaterThan(0);
   });
 
   it('shape classes bucket each side at 32, 128 and 512', () => {

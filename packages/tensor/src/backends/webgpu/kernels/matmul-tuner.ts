@@ -1,6 +1,6 @@
 import { META_SLOTS } from '../runtime.js';
 import { memoryTileCache, type TileCache } from '../tile-cache.js';
-import type { TileConfig } from './linalg.js';
+import { type TileConfig, workgroupBytes } from './linalg.js';
 
 /**
  * Picks the matmul tile configuration per (adapter, shape class) by timing a small candidate set on the
@@ -18,8 +18,9 @@ const REPS = 3;
 /** The format of cache entries: keys `version|candidates|adapter|class`, values `tileName`s. */
 const CACHE_VERSION = 'switchyard.matmulTile.v1';
 
-/** A tile's name, as caches store it: `bm x bn / rm x rn / k tk`. */
-export const tileName = (c: TileConfig): string => `${c.bm}x${c.bn}/${c.rm}x${c.rn}/k${c.tk}`;
+/** A tile's name, as caches store it: `bm x bn / rm x rn / k tk`, then `/vec4` for vec4 tiles. */
+export const tileName = (c: TileConfig): string =>
+  `${c.bm}x${c.bn}/${c.rm}x${c.rn}/k${c.tk}${c.vec4 ? '/vec4' : ''}`;
 
 /** The cache of the setups that name none. */
 let processCache = memoryTileCache();
@@ -80,7 +81,7 @@ function fits(device: GPUDevice, c: TileConfig): boolean {
   const limits = device.limits;
   return (
     (c.bm / c.rm) * (c.bn / c.rn) <= limits.maxComputeInvocationsPerWorkgroup &&
-    c.tk * (c.bm + c.bn + 2) * 4 <= limits.maxComputeWorkgroupStorageSize
+    workgroupBytes(c) <= limits.maxComputeWorkgroupStorageSize
   );
 }
 
