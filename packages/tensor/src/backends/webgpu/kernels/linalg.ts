@@ -20,8 +20,9 @@ import { TUNE_MIN_FLOPS, tileName, tunedTile, tuneTile } from './matmul-tuner.js
  * - `vec4` (staged only; `rm` and `rn` multiples of 4): the staged tiles are held as vec4 words, and a
  *   thread owns groups of 4 adjacent rows and columns, `ty * 4 + i % 4 + (i / 4) * 4 * (bm / rm)` and
  *   likewise for columns, so each k step reads its operands with one workgroup load per 4 rows or columns
- *   and adds vec4 products into vec4 accumulators. On an H100, a 128x128 vec4 tile ran 4096² products at
- *   28.6 (tk 8) and 30.0 (tk 16) TFLOP/s where the best scalar tile (64x128) ran 26.5.
+ *   and adds vec4 products into vec4 accumulators. On an H100 a prototype of the 128x128 vec4 tile (aligned
+ *   shapes only, B read from storage as vec4) ran 4096² products at 28.6 (tk 8) and 30.0 (tk 16) TFLOP/s
+ *   where the best scalar tile (64x128) ran 26.5; these general ones are not yet measured on a GPU.
  */
 export interface TileConfig {
   readonly bm: number;
