@@ -163,7 +163,8 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
     );
   }
   const n = Math.max(0, Math.ceil((hi - lo) / step));
-  const values = Array.from({ length: n }, (_, i) => lo + i * step);
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = lo + i * step;
   const ints = [lo, hi, step].every(Number.isInteger);
   return fromHost(values, [n], checkDtype('arange', dtype ?? (ints ? 'i32' : 'f32')));
 }
