@@ -53,16 +53,25 @@ fn stridedOffset(flat: u32, rank: u32, shapeAt: u32, strideAt: u32) -> u32 {
 /**
  * Memoises a WGSL source builder on its arguments: each variant's source is built once and returned as the
  * same string object afterwards, whose hash V8 keeps, so the runtime's pipeline lookup costs no hashing. A
- * fresh 3 KB source cost about 7 µs a launch to build and hash on the host, a fifth of a small op.
+ * fresh 3 KB source cost about 7 µs a launch to build and hash on the host, a fifth of a small op. Arguments
+ * other than strings, numbers and booleans need `key`, which names the variant.
  */
 export function memo<A extends (string | number | boolean)[]>(
   build: (...args: A) => string,
+): (...args: A) => string;
+export function memo<A extends unknown[]>(
+  build: (...args: A) => string,
+  key: (...args: A) => string,
+): (...args: A) => string;
+export function memo<A extends unknown[]>(
+  build: (...args: A) => string,
+  key: (...args: A) => string = (...args) => args.join('|'),
 ): (...args: A) => string {
   const codes = new Map<string, string>();
   return (...args) => {
-    const key = args.join('|');
-    let code = codes.get(key);
-    if (code === undefined) codes.set(key, (code = build(...args)));
+    const variant = key(...args);
+    let code = codes.get(variant);
+    if (code === undefined) codes.set(variant, (code = build(...args)));
     return code;
   };
 }

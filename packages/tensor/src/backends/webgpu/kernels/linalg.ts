@@ -3,7 +3,7 @@ import { type Shape, sizeOf } from '../../../shape.js';
 import type { KernelTable } from '../../backend.js';
 import type { GpuRuntime } from '../runtime.js';
 import type { TileCache } from '../tile-cache.js';
-import { broadcastStrides, Meta, PRELUDE, storage } from '../wgsl.js';
+import { broadcastStrides, Meta, memo, PRELUDE, storage } from '../wgsl.js';
 import { TUNE_MIN_FLOPS, tileName, tunedTile, tuneTile } from './matmul-tuner.js';
 
 /**
@@ -379,6 +379,11 @@ function gradWCode(c: TileConfig): string {
   let t = max(offAt(e + 1u, dr), s);${kLoop(c, a, b, { from: 's', to: 't', rows: 'dk', cols: 'dn' })}${store(c, 'dk', 'dn', 'e * dk * dn')}`;
 }
 
+/** The sources built once per (tile, variant), so every launch passes the runtime the same string. */
+const matmulSource = memo(matmulCode, (c, transA, transB) => `${tileName(c)}|${transA}|${transB}`);
+const groupedSource = memo(groupedCode, (c, transW) => `${tileName(c)}|${transW}`);
+const gradWSource = memo(gradWCode, (c) => tileName(c));
+
 /**
  * Launches `code` over a [gx, gy, gz] grid of workgroups, split into several dispatches where a dimension
  * passes the device's per-dimension limit; the workgroup bases of each piece go to meta slots base..base+2.
@@ -471,13 +476,6 @@ export function linalgKernels(
   rt: GpuRuntime,
   options: LinalgOptions = {},
 ): Pick<KernelTable<GPUBuffer>, 'matmul' | 'groupedMatmul' | 'groupedMatmulGradW'> {
-  const codes = new Map<string, string>();
-  const cached = (key: string, c: TileConfig, make: () => string): string => {
-    const full = `${key}:${tileName(c)}`;
-    let code = codes.get(full);
-    if (code === undefined) codes.set(full, (code = make()));
-    return code;
-  };
   const fallback = options.defaultTile ?? DEFAULT_TILE;
   const tuner = {
     device: rt.device,
@@ -530,7 +528,7 @@ export function linalgKernels(
           sb.map((s) => s * k * n),
         );
       const c = tileFor(m, n, k);
-      const code = cached(`mm:${transA}:${transB}`, c, () => matmulCode(c, transA, transB));
+      const code = matmulSource(c, transA, transB);
       const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(m / c.bm), batch];
       dispatchGrid(rt, code, meta, [a!.data, b!.data, result], grid, MM_BASE);
       return result;
@@ -543,7 +541,7 @@ export function linalgKernels(
       if (rows === 0 || n === 0) return result;
       const meta = new Meta().u32(0, rows).u32(1, n).u32(2, k).u32(3, experts);
       const c = tileFor(Math.ceil(rows / experts), n, k);
-      const code = cached(`gmm:${transW}`, c, () => groupedCode(c, transW));
+      const code = groupedSource(c, transW);
       const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(rows / c.bm), 1];
       dispatchGrid(rt, code, meta, [x!.data, w!.data, offsets!.data, result], grid, 4);
       return result;
@@ -555,7 +553,7 @@ export function linalgKernels(
       if (experts === 0 || k === 0 || n === 0) return result;
       const meta = new Meta().u32(0, rows).u32(1, n).u32(2, k).u32(3, experts);
       const c = tileFor(k, n, Math.ceil(rows / experts));
-      const code = cached('gmmdw', c, () => gradWCode(c));
+      const code = gradWSource(c);
       const grid: [number, number, number] = [Math.ceil(n / c.bn), Math.ceil(k / c.bm), experts];
       dispatchGrid(rt, code, meta, [x!.data, dy!.data, offsets!.data, result], grid, 4);
       return result;
