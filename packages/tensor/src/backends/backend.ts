@@ -34,6 +34,11 @@ export interface BackendMemory {
   bytes: number;
   /** Bytes of freed buffers kept for reuse, where the backend keeps any (CPU: arrays of 1 MiB or more). */
   pooledBytes?: number;
+  /**
+   * Bytes of packed matrix operands kept for later products, where the backend keeps any (CPU: B operands
+   * multiplied more than once, such as weights in an inference loop).
+   */
+  packedBytes?: number;
 }
 
 /** A backend stores tensors as opaque handles and runs primitives on them. */

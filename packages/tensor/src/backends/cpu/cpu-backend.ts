@@ -11,6 +11,7 @@ import { invariant } from '../../errors.js';
 import type { Backend, KernelInput } from '../backend.js';
 import { clearRecycled, recycle, recycledBytes } from './host-pool.js';
 import { cpuKernels } from './kernels.js';
+import { clearKept, keptBytes } from './packed-operands.js';
 import { wasmGemm } from './wasm-gemm.js';
 
 /** CPU storage: f16/bf16 keep their 16-bit encodings; other dtypes their host arrays. */
@@ -85,11 +86,15 @@ export function createCpuBackend(): Backend<CpuData> {
       return account(data);
     },
     memory() {
-      return { buffers, bytes, pooledBytes: recycledBytes() };
+      return { buffers, bytes, pooledBytes: recycledBytes(), packedBytes: keptBytes() };
     },
-    /** Drops the freed arrays kept for reuse (shared by every CPU backend of this thread); tensors stay usable. */
+    /**
+     * Drops the freed arrays kept for reuse and the packed matrix operands (both shared by every CPU backend
+     * of this thread); tensors stay usable.
+     */
     destroy() {
       clearRecycled();
+      clearKept();
     },
     describe() {
       const gemm = wasmGemm();

@@ -22,6 +22,11 @@ export interface GemmBatch {
   bOffsets: ArrayLike<number>;
   bRowStride: number;
   bColStride: number;
+  /**
+   * `b` is a tensor storage, unchanged until it is recycled: the WebAssembly GEMM may keep its packed panels
+   * for later products (packed-operands.ts).
+   */
+  bStored?: boolean;
   c: Float32Array;
   cOffsets: ArrayLike<number>;
   ldc: number;

@@ -6,6 +6,7 @@
 // the same type and length; at most MAX_BYTES are kept, the oldest dropped first.
 
 import { type AnyHostArray, type DType, hostArray, hostArrayType } from '../../dtype.js';
+import { forgetKept } from './packed-operands.js';
 
 /** Arrays smaller than this are left to the allocator (they do not page-fault much, and churn more). */
 const MIN_BYTES = 1 << 20;
@@ -44,6 +45,7 @@ export function outputF32(length: number): Float32Array {
  * of its type and length may be it.
  */
 export function recycle(array: AnyHostArray | Uint16Array): void {
+  if (array instanceof Float32Array) forgetKept(array);
   if (array instanceof Uint16Array || array.byteLength < MIN_BYTES) return;
   pool.push(array);
   pooledBytes += array.byteLength;

@@ -4,6 +4,7 @@
 
 import type { GemmBatch } from './gemm-batch.js';
 import { gemmModuleBytes } from './gemm-module.js';
+import { KEEP_MIN_FLOATS, keptOperand } from './packed-operands.js';
 import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /**
@@ -67,32 +68,46 @@ export class WasmGemm {
     // drops). Grouped products at D = F = 256 with 8, 64 and 128 rows an expert: 13 -> 19-23, 34 -> 36-39
     // and 40 -> 42-45 GFLOP/s; equal at 256 rows. With more rows, or wide rows, the packed panels win: rows of
     // B read in place are ldb apart, which for power-of-two widths maps a sliver onto few cache sets (1024^2:
-    // 27 against 43 GFLOP/s packed).
+    // 27 against 43 GFLOP/s packed). A B kept packed from an earlier product (packed-operands.ts) is read packed.
     const inPlace = batch.bColStride === 1 && m < IN_PLACE_MAX_ROWS && n <= IN_PLACE_MAX_COLS;
     const aAt = bAt + k * nChunk + NR * (nChunk + 1);
     const cAt = aAt + k * mChunk;
     const stageAt = cAt + mChunk * nChunk;
     const stageFloats = k * Math.max(nChunk, mChunk) + NR * (Math.max(k, nChunk, mChunk) + 1);
-    const heap = wasmHeap(stageAt + stageFloats);
+    let heap = wasmHeap(stageAt + stageFloats);
     const { wasm } = this;
-    // Offsets of the operands now packed whole, so a broadcast batch packs a shared operand once.
+    const packB = (at: number, bOff: number, cols: number, nPanels: number) => {
+      const line = stage(heap, stageAt, batch.b, bOff, batch.bColStride, batch.bRowStride, cols, k);
+      const pack = batch.bColStride === 1 ? wasm.packCopyB : wasm.packTransposeB;
+      pack(at * 4, stageAt * 4, line * 4, nPanels, k);
+    };
+    // Offsets of the operands now ready whole, so a broadcast batch prepares a shared operand once; B is
+    // ready at `bp`, packed or (`bPacked` false) read in place.
     let packedA = -1;
     let packedB = -1;
+    let bp = bAt;
+    let bPacked = !inPlace;
     for (let t = 0; t < aOffsets.length; t++) {
       for (let j0 = 0; j0 < n; j0 += nChunk) {
         const cols = Math.min(nChunk, n - j0);
         const nPanels = Math.ceil(cols / NR);
         const bOff = (bOffsets[t] as number) + j0 * batch.bColStride;
         if (cols < n || bOff !== packedB) {
-          if (inPlace) stage(heap, bAt, batch.b, bOff, 1, batch.bRowStride, cols, k);
-          else {
-            const line = stage(heap, stageAt, batch.b, bOff, batch.bColStride, batch.bRowStride, cols, k);
-            const pack = batch.bColStride === 1 ? wasm.packCopyB : wasm.packTransposeB;
-            pack(bAt * 4, stageAt * 4, line * 4, nPanels, k);
+          const key = `${bOff} ${cols} ${k} ${batch.bRowStride} ${batch.bColStride}`;
+          const kept =
+            batch.bStored && k * cols >= KEEP_MIN_FLOATS ? keptOperand(batch.b, key, k * nPanels * NR) : null;
+          if (kept) {
+            heap = wasmHeap(stageAt + stageFloats);
+            if (!kept.ready) packB(kept.at, bOff, cols, nPanels);
+            [bp, bPacked] = [kept.at, true];
+          } else {
+            [bp, bPacked] = [bAt, !inPlace];
+            if (inPlace) stage(heap, bAt, batch.b, bOff, 1, batch.bRowStride, cols, k);
+            else packB(bAt, bOff, cols, nPanels);
           }
           packedB = cols < n ? -1 : bOff;
         }
-        const [bPanel, bStep] = inPlace ? [NR * 4, cols * 4] : [k * NR * 4, NR * 4];
+        const [bPanel, bStep] = bPacked ? [k * NR * 4, NR * 4] : [NR * 4, cols * 4];
         for (let i0 = 0; i0 < m; i0 += mChunk) {
           const rows = Math.min(mChunk, m - i0);
           const mPanels = Math.ceil(rows / MR);
@@ -103,7 +118,7 @@ export class WasmGemm {
             pack(aAt * 4, stageAt * 4, line * 4, mPanels, k);
             packedA = rows < m ? -1 : aOff;
           }
-          wasm.gemm(aAt * 4, bAt * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS, bPanel, bStep);
+          wasm.gemm(aAt * 4, bp * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS, bPanel, bStep);
           const cOff = (cOffsets[t] as number) + i0 * batch.ldc + j0;
           copyLines(batch.c, cOff, batch.ldc, heap, cAt, nPanels * NR, rows, cols);
         }
