@@ -1,6 +1,6 @@
 // Packed B operands kept between products: kept from the second use on, right on every use, forgotten when
-// their array is recycled, dropped when scratch grows over them or the budget is spent, and cleared by the
-// backend's destroy().
+// their array is recycled, dropped when scratch grows over them, when the budget is spent or when most of
+// the region is dead, and cleared by the backend's destroy().
 import { afterEach, describe, expect, it } from 'vitest';
 import { setBackend } from '../../engine.js';
 import { tensor } from '../../ops/creation.js';
@@ -140,6 +140,29 @@ describe.skipIf(!hasWasm)('kept packed operands', () => {
     expect(keptGeneration()).toBe(generation + 1);
     expect(keptBytes()).toBe(one);
     expectRight(grouped(a, bs[2] as Float32Array, m, n, k));
+  });
+
+  it('drops the region early once its dead part outgrows its live part and 16 MiB', () => {
+    clearKept();
+    const side = 1024;
+    const a = fill(new Float32Array(8 * side), 16);
+    const use = (b: Float32Array) => {
+      for (let i = 0; i < 2; i++) gemmBatch(grouped(a, b, 8, side, side));
+    };
+    const bs = Array.from({ length: 6 }, (_, i) => fill(new Float32Array(side * side), 17 + i));
+    for (const b of bs) use(b);
+    expect(keptBytes()).toBe(6 * side * side * 4);
+    for (const b of bs.slice(0, 4)) recycle(b);
+    const generation = keptGeneration();
+    use(fill(new Float32Array(side * side), 23));
+    expect(keptGeneration()).toBe(generation);
+    recycle(bs[4] as Float32Array);
+    const last = fill(new Float32Array(side * side), 24);
+    use(last);
+    expect(keptGeneration()).toBe(generation + 1);
+    expect(keptBytes()).toBe(side * side * 4);
+    expectRight(grouped(a, last, 8, side, side));
+    expectRight(grouped(a, bs[5] as Float32Array, 8, side, side));
   });
 
   it('is cleared by the CPU backend destroy(), and matmul through the backend reports and uses it', () => {

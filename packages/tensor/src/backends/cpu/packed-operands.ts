@@ -12,6 +12,8 @@ const DEFAULT_BUDGET_FLOATS = (256 << 20) / 4;
 let budgetFloats = DEFAULT_BUDGET_FLOATS;
 /** Operands smaller than this (64 KiB) pack quickly enough that keeping them is not worth the bookkeeping. */
 export const KEEP_MIN_FLOATS = 1 << 14;
+/** Dead floats (16 MiB) the region may hold before it is dropped early (see `keptOperand`). */
+const DEAD_MAX_FLOATS = 1 << 22;
 
 /** Where an operand's panels are kept; `at` is -1 while the operand has been seen once only. */
 interface Kept {
@@ -42,8 +44,11 @@ function live(entry: Kept): boolean {
  * Where the packed panels (`floats` floats) of the operand `key` of `array` are kept: `ready` when they hold
  * it already, otherwise the caller packs them there now. Null while the operand has been seen once only (an
  * operand used once, such as a weight that changes every training step, is never kept) and when the budget
- * is spent: the caller then packs into its scratch as usual. When the region is full and at most half of it
- * is live (the rest belonged to recycled arrays), it is dropped and refilled; otherwise nothing more is kept.
+ * is spent: the caller then packs into its scratch as usual. The region is dropped and refilled when it is
+ * full and at most half of it is live (the rest belonged to recycled arrays; otherwise nothing more is kept),
+ * and when its dead part outgrows both its live part and DEAD_MAX_FLOATS: operands that come and go (experts
+ * offloaded and brought back) then reuse the same pages instead of writing fresh ones up to the budget, each
+ * first write of a page costing a page fault.
  */
 export function keptOperand(
   array: Float32Array,
@@ -62,10 +67,11 @@ export function keptOperand(
   }
   if (live(entry)) return { at: entry.at, ready: true };
   if (floats > budgetFloats) return null;
-  if (keptFloats() + floats > budgetFloats) {
+  const used = keptFloats();
+  if (used + floats > budgetFloats) {
     if (liveNow() > budgetFloats / 2) return null;
     dropKept();
-  }
+  } else if (used - liveNow() > Math.max(liveNow(), DEAD_MAX_FLOATS)) dropKept();
   const at = wasmKeep(floats);
   if (at === null) return null;
   entries.set(key, { at, floats, generation: keptGeneration() });
