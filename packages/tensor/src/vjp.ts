@@ -1,10 +1,10 @@
 import { isFloat } from './dtype.js';
 import { invariant } from './errors.js';
 import { cast } from './ops/cast.js';
-import { arange, scalar, zeros } from './ops/creation.js';
+import { scalar, zeros } from './ops/creation.js';
 import * as ew from './ops/elementwise.js';
 import { gluGrad } from './ops/glu.js';
-import { gather, scatterAdd, takeAlongAxis } from './ops/indexing.js';
+import { gather, rowStarts, scatterAdd } from './ops/indexing.js';
 import { broadcastTo, pad, reshape, slice, split, transpose } from './ops/layout.js';
 import { groupedMatmul, groupedMatmulGradW, matmul } from './ops/linalg.js';
 import { softmax } from './ops/nn.js';
@@ -222,13 +222,14 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     const [t, e] = l.shape as [number, number];
     const p = score === 'none' ? l : score === 'softmax' ? softmax(l, -1) : ew.sigmoid(l);
     const idx = cast(slice(y, [0, k], [t, k]), 'i32');
+    // Row-major positions of the chosen experts in [T, E].
+    const flat = reshape(ew.add(idx, rowStarts(t, e)), [t * k]);
     let gr = slice(g, [0, 0], [t, k]);
     if (normalize) {
       const w = slice(y, [0, 0], [t, k]);
-      const total = sum(takeAlongAxis(p, idx, -1), -1, true);
+      const total = sum(reshape(gather(reshape(p, [t * e]), flat), [t, k]), -1, true);
       gr = ew.div(ew.sub(gr, sum(ew.mul(gr, w), -1, true)), total);
     }
-    const flat = reshape(ew.add(idx, reshape(ew.mul(arange(t), e), [t, 1])), [t * k]);
     const gp = reshape(scatterAdd(reshape(gr, [t * k]), flat, t * e), [t, e]);
     const gl =
       score === 'none'
@@ -260,8 +261,9 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
     if (r === 0) {
       return [needs[0] ? zeros(x.shape, x.dtype) : null, null, needs[2] ? zeros([t, k], w.dtype) : null];
     }
-    const valid = ew.logicalAnd(ew.greaterEqual(idx, 0), ew.less(idx, r));
-    const safe = ew.where(valid, idx, 0);
+    // A row is valid where clamping leaves it unchanged.
+    const safe = ew.clamp(idx, 0, r - 1);
+    const valid = ew.equal(safe, idx);
     const ones = rest.map(() => 1);
     const g1 = reshape(g, [t, 1, ...rest]);
     // d src[r] = Σ over the pairs (t, k) with rows[t, k] = r of weights[t, k] · g[t].

@@ -3,8 +3,8 @@ import { fmtShape, SwitchyardError } from '../errors.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
-import { arange } from './creation.js';
-import { add, equal, mul } from './elementwise.js';
+import { arange, zeros } from './creation.js';
+import { add, equal } from './elementwise.js';
 import { reshape, swapAxes, unsqueeze } from './layout.js';
 import { checkIndexTensor, checkIndexValues, checkTensor } from './validate.js';
 
@@ -66,6 +66,11 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   return gather(table, ids);
 }
 
+/** i32 [rows, 1] of r · n: where row r of a row-major [rows, n] matrix starts once flattened. */
+export function rowStarts(rows: number, n: number): Tensor {
+  return n === 0 ? zeros([rows, 1], 'i32') : reshape(arange(0, rows * n, n), [rows, 1]);
+}
+
 /**
  * Picks along `axis` with i32 `indices` shaped like `x` except on that axis (NumPy take_along_axis).
  * Differentiable in x.
@@ -87,8 +92,7 @@ export const takeAlongAxis = op(function takeAlongAxis(x: Tensor, indices: Tenso
   const n = xl.shape.at(-1) as number;
   const m = il.shape.at(-1) as number;
   const rows = sizeOf(xl.shape.slice(0, -1));
-  const base = mul(reshape(arange(rows), [rows, 1]), n);
-  const flat = add(reshape(il, [rows, m]), base);
+  const flat = add(reshape(il, [rows, m]), rowStarts(rows, n));
   const picked = reshape(gather(reshape(xl, [rows * n]), flat), il.shape);
   return a === x.rank - 1 ? picked : swapAxes(picked, a, -1);
 });
