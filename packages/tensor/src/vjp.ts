@@ -249,9 +249,9 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   scatterAdd: (g, [, idx]) => [gather(g, idx as Tensor), null],
   weightedGather: (g, [src, rows, weights], _y, _attrs, needs) => {
     // Out-of-range rows contribute nothing forward, so they get no gradient and give their weight none.
-    // gather and scatterAdd refuse them on synchronous backends: the weights' gradient gathers row 0 for them
-    // and masks the [T, K] result; the source's gradient sends their products to a sink row R, sliced off
-    // (so no 0 · inf = NaN reaches a real row, and no [T, K, ...] mask is needed).
+    // gather and scatterAdd refuse them on synchronous backends: the weights' gradient gathers a clamped row
+    // for them and masks the [T, K] result; the source's gradient sends their products to a sink row R, sliced
+    // off (so no 0 · inf = NaN reaches a real row, and no [T, K, ...] mask is needed).
     const x = src as Tensor;
     const idx = rows as Tensor;
     const w = weights as Tensor;
