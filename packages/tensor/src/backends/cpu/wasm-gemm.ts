@@ -93,9 +93,14 @@ export class WasmGemm {
         const nPanels = Math.ceil(cols / NR);
         const bOff = (bOffsets[t] as number) + j0 * batch.bColStride;
         if (cols < n || bOff !== packedB) {
-          const key = `${bOff} ${cols} ${k} ${batch.bRowStride} ${batch.bColStride}`;
           const kept =
-            batch.bStored && k * cols >= KEEP_MIN_FLOATS ? keptOperand(batch.b, key, k * nPanels * NR) : null;
+            batch.bStored && k * cols >= KEEP_MIN_FLOATS
+              ? keptOperand(
+                  batch.b,
+                  `${bOff} ${cols} ${k} ${batch.bRowStride} ${batch.bColStride}`,
+                  k * nPanels * NR,
+                )
+              : null;
           if (kept) {
             heap = wasmHeap(stageAt + stageFloats);
             if (!kept.ready) packB(kept.at, bOff, cols, nPanels);
