@@ -7,12 +7,27 @@ import {
   toBf16Bits,
   toF16Bits,
 } from '../../dtype.js';
-import { invariant } from '../../errors.js';
+import { invariant, SwitchyardError } from '../../errors.js';
 import type { Backend, KernelInput } from '../backend.js';
+import { GemmThreads, withGemmThreads } from './gemm-threads.js';
 import { clearRecycled, recycle, recycledBytes } from './host-pool.js';
 import { cpuKernels } from './kernels.js';
 import { clearKept, keptBytes } from './packed-operands.js';
 import { wasmGemm } from './wasm-gemm.js';
+import { wasmMemory } from './wasm-memory.js';
+
+/** The GEMM worker pool of a backend asked for `threads` threads. */
+function gemmThreads(threads: number): GemmThreads {
+  const gemm = wasmGemm();
+  if (!gemm) {
+    throw new SwitchyardError(
+      'UNSUPPORTED',
+      'createCpuBackend',
+      `threads: ${threads} needs WebAssembly SIMD, which this engine lacks`,
+    );
+  }
+  return new GemmThreads(threads, gemm.module, wasmMemory());
+}
 
 /** CPU storage: f16/bf16 keep their 16-bit encodings; other dtypes their host arrays. */
 export type CpuData = AnyHostArray | Uint16Array;
@@ -29,13 +44,35 @@ function decode(data: CpuData, dtype: DType): AnyHostArray {
   return data as AnyHostArray;
 }
 
+/** Options of `createCpuBackend`. */
+export interface CpuBackendOptions {
+  /**
+   * Threads that compute the WebAssembly matrix products, this one included (default 1). With more, each
+   * large enough product's rows are split between this thread and `threads - 1` worker threads over a shared
+   * WebAssembly memory; the results are the same bits. Needs SharedArrayBuffer and a thread that may block
+   * (Node, or a Web Worker of a cross-origin isolated page): elsewhere it throws `UNSUPPORTED`. Element-wise
+   * kernels stay on this thread.
+   */
+  threads?: number;
+}
+
 /**
  * The CPU backend: TypedArray kernels, the reference every other backend is tested against, with matrix
- * products in WebAssembly SIMD (relaxed SIMD where the engine has it) once they are large enough to repay it.
+ * products in WebAssembly SIMD (relaxed SIMD where the engine has it) once they are large enough to repay it,
+ * optionally split between worker threads (`threads`).
  * f16 and bf16 are storage formats here: inputs are decoded to f32, computed, and the result rounded back on
  * store.
  */
-export function createCpuBackend(): Backend<CpuData> {
+export function createCpuBackend(options: CpuBackendOptions = {}): Backend<CpuData> {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new SwitchyardError(
+      'INVALID_ARGUMENT',
+      'createCpuBackend',
+      `threads must be a whole number >= 1, got ${String(threads)}`,
+    );
+  }
+  const pool = threads > 1 ? gemmThreads(threads) : null;
   let buffers = 0;
   let bytes = 0;
   const account = (data: CpuData): CpuData => {
@@ -72,7 +109,9 @@ export function createCpuBackend(): Backend<CpuData> {
         a: typeof attrs,
         o: typeof out,
       ) => AnyHostArray;
-      const result = kernel(decoded, attrs, out);
+      const result = pool
+        ? withGemmThreads(pool, () => kernel(decoded, attrs, out))
+        : kernel(decoded, attrs, out);
       // Storages are recycled when freed, so two must never share an array.
       invariant(
         decoded.every((t) => t.data !== result),
@@ -90,16 +129,17 @@ export function createCpuBackend(): Backend<CpuData> {
     },
     /**
      * Drops the freed arrays kept for reuse and the packed matrix operands (both shared by every CPU backend
-     * of this thread); tensors stay usable.
+     * of this thread) and stops the GEMM worker threads; tensors stay usable, products then run on this thread.
      */
     destroy() {
       clearRecycled();
       clearKept();
+      pool?.destroy();
     },
     describe() {
       const gemm = wasmGemm();
       const variant = gemm ? `WebAssembly ${gemm.relaxed ? 'relaxed SIMD' : 'SIMD128'}` : 'JavaScript';
-      return `cpu (TypedArray kernels, ${variant} GEMM)`;
+      return `cpu (TypedArray kernels, ${variant} GEMM${threads > 1 ? ` on ${threads} threads` : ''})`;
     },
   };
 }

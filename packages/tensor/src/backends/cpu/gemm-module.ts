@@ -19,6 +19,8 @@ export interface GemmModuleConfig {
   nr: number;
   /** Use f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
   relaxed: boolean;
+  /** Import the memory as shared, with this maximum in pages (see `encodeModule`). */
+  sharedMaxPages?: number;
 }
 
 /**
@@ -78,15 +80,16 @@ function tile({ mr, nr, relaxed }: GemmModuleConfig): FunctionBody {
 }
 
 /**
- * `gemm(ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep)`: C = A @ B, A packed, B laid out
- * as `bPanel` and `bStep` say (see the top of this file), k >= 1. K is cut into blocks of at most `kcMax`
- * steps and the A panels into blocks of `mcPanels`; for each pair every B panel sweeps the A block, so its
- * kc x NR sliver is reused from L1 while the A block stays in L2.
+ * `gemm(ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep, ldc)`: C = A @ B, A packed, B laid
+ * out as `bPanel` and `bStep` say (see the top of this file), rows of C `ldc` bytes apart, k >= 1. K is cut
+ * into blocks of at most `kcMax` steps and the A panels into blocks of `mcPanels`; for each pair every B panel
+ * sweeps the A block, so its kc x NR sliver is reused from L1 while the A block stays in L2.
  */
 function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
-  const [ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const f = new FunctionBody(10);
-  const ldc = f.local(I32);
+  const [ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep, ldc] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  ];
+  const f = new FunctionBody(11);
   const pc = f.local(I32);
   const kc = f.local(I32);
   const ic = f.local(I32);
@@ -104,7 +107,6 @@ function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
   };
   const [aPanelBytes, cTileRowBytes] = [4 * mr, 4 * nr];
 
-  f.get(nPanels).i32(cTileRowBytes).mul().set(ldc);
   f.loop(); // pc: blocks of K
   min(
     () => f.get(kcMax),
@@ -233,12 +235,19 @@ function packTranspose(width: number): FunctionBody {
  */
 export function gemmModuleBytes(config: GemmModuleConfig): Uint8Array<ArrayBuffer> {
   const pack: ValType[] = [I32, I32, I32, I32, I32];
-  return encodeModule([
-    { params: [I32, I32, I32, I32, I32, I32, I32], body: tile(config) },
-    { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], body: driver(config), export: 'gemm' },
-    { params: pack, body: packCopy(config.mr), export: 'packCopyA' },
-    { params: pack, body: packCopy(config.nr), export: 'packCopyB' },
-    { params: pack, body: packTranspose(config.mr), export: 'packTransposeA' },
-    { params: pack, body: packTranspose(config.nr), export: 'packTransposeB' },
-  ]);
+  return encodeModule(
+    [
+      { params: [I32, I32, I32, I32, I32, I32, I32], body: tile(config) },
+      {
+        params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+        body: driver(config),
+        export: 'gemm',
+      },
+      { params: pack, body: packCopy(config.mr), export: 'packCopyA' },
+      { params: pack, body: packCopy(config.nr), export: 'packCopyB' },
+      { params: pack, body: packTranspose(config.mr), export: 'packTransposeA' },
+      { params: pack, body: packTranspose(config.nr), export: 'packTransposeB' },
+    ],
+    config.sharedMaxPages,
+  );
 }

@@ -578,8 +578,11 @@ function softmax(): FunctionBody {
   return f;
 }
 
-/** The module's bytes: it imports `env.memory` and exports every kernel above by name. */
-export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
+/**
+ * The module's bytes: it imports `env.memory` (as shared, with that maximum, given `sharedMaxPages`) and
+ * exports every kernel above by name.
+ */
+export function vectorModuleBytes(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const unaries: FunctionDef[] = VECTOR_UNARY.map((fn) => ({
     params: [I32, I32, I32],
     body: unary(fn),
@@ -608,5 +611,8 @@ export function vectorModuleBytes(): Uint8Array<ArrayBuffer> {
     { params: [I32, I32, I32, I32, I32], body: swiglu(true), export: 'swigluGrad' },
   ];
   const selection: FunctionDef = { params: [I32, I32, I32, I32, I32], body: topk(), export: 'topk' };
-  return encodeModule([...unaries, ...binaries, scatter, gathered, rows, ...gated, selection]);
+  return encodeModule(
+    [...unaries, ...binaries, scatter, gathered, rows, ...gated, selection],
+    sharedMaxPages,
+  );
 }

@@ -357,11 +357,14 @@ export interface FunctionDef {
 
 /**
  * Encodes a module that imports its memory as `env.memory` and defines `functions` (indices in array order,
- * so a body may `call` any of them). Each function returns nothing.
+ * so a body may `call` any of them). Each function returns nothing. With `sharedMaxPages` the memory is
+ * imported as shared with that maximum (a shared memory must be imported as shared, and declare a maximum).
  */
-export function encodeModule(functions: FunctionDef[]): Uint8Array<ArrayBuffer> {
+export function encodeModule(functions: FunctionDef[], sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const types = section(1, vec(functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...uleb(0)])));
-  const imports = section(2, vec([[...utf8('env'), ...utf8('memory'), 0x02, 0x00, ...uleb(1)]]));
+  const limits =
+    sharedMaxPages === undefined ? [0x00, ...uleb(1)] : [0x03, ...uleb(1), ...uleb(sharedMaxPages)];
+  const imports = section(2, vec([[...utf8('env'), ...utf8('memory'), 0x02, ...limits]]));
   const funcs = section(3, vec(functions.map((_, i) => uleb(i))));
   const exported = functions.flatMap((f, i) => (f.export ? [[...utf8(f.export), 0x00, ...uleb(i)]] : []));
   const exports = section(7, vec(exported));

@@ -4,8 +4,9 @@
 
 import type { GemmBatch } from './gemm-batch.js';
 import { gemmModuleBytes } from './gemm-module.js';
+import { activeGemmThreads } from './gemm-threads.js';
 import { KEEP_MIN_FLOATS, keptOperand } from './packed-operands.js';
-import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
+import { copyLines, SHARED_MAX_PAGES, wasmHeap, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
 
 /**
  * Micro-kernel shape. V8 on x64 allocates 15 SIMD registers and schedules a loop iteration's loads before its
@@ -41,6 +42,7 @@ interface GemmExports {
     mc: number,
     bPanel: number,
     bStep: number,
+    ldc: number,
   ): void;
   packCopyA: Pack;
   packCopyB: Pack;
@@ -54,8 +56,48 @@ export class WasmGemm {
   constructor(
     /** Whether this variant multiplies-adds with f32x4.relaxed_madd. */
     readonly relaxed: boolean,
+    /** The compiled module, which GEMM worker threads instantiate too. */
+    readonly module: WebAssembly.Module,
     private readonly wasm: GemmExports,
   ) {}
+
+  /**
+   * One call of the module's `gemm` (byte addresses), split between the threads of the running kernel's pool
+   * (gemm-threads.ts) when each part gets at least THREAD_MIN_MADDS multiply-adds: by A panels (rows) when A
+   * is the larger operand, else by B panels (columns), so the operand every part reads whole is the smaller.
+   */
+  #gemm(
+    ap: number,
+    bp: number,
+    cp: number,
+    mPanels: number,
+    nPanels: number,
+    k: number,
+    bPanel: number,
+    bStep: number,
+  ) {
+    const ldc = nPanels * NR * 4;
+    const threads = activeGemmThreads();
+    const byRows = mPanels * MR >= nPanels * NR;
+    const madds = mPanels * MR * nPanels * NR * k;
+    const parts = threads
+      ? Math.min(threads.ready() + 1, byRows ? mPanels : nPanels, Math.floor(madds / THREAD_MIN_MADDS))
+      : 1;
+    if (!threads || parts < 2) {
+      this.wasm.gemm(ap, bp, cp, mPanels, nPanels, k, KC, MC_PANELS, bPanel, bStep, ldc);
+      return;
+    }
+    const total = byRows ? mPanels : nPanels;
+    const args: number[][] = [];
+    for (let p = 0; p < parts; p++) {
+      const [from, to] = [Math.floor((p * total) / parts), Math.floor(((p + 1) * total) / parts)];
+      const part = byRows
+        ? { a: ap + from * k * MR * 4, b: bp, c: cp + from * MR * ldc, m: to - from, n: nPanels }
+        : { a: ap, b: bp + from * bPanel, c: cp + from * NR * 4, m: mPanels, n: to - from };
+      args.push([part.a, part.b, part.c, part.m, part.n, k, KC, MC_PANELS, bPanel, bStep, ldc]);
+    }
+    threads.run(this.wasm.gemm, args);
+  }
 
   /** Computes every product of `batch`; m, n, k and the batch must be non-empty. */
   run(batch: GemmBatch): void {
@@ -123,7 +165,7 @@ export class WasmGemm {
             pack(aAt * 4, stageAt * 4, line * 4, mPanels, k);
             packedA = rows < m ? -1 : aOff;
           }
-          wasm.gemm(aAt * 4, bp * 4, cAt * 4, mPanels, nPanels, k, KC, MC_PANELS, bPanel, bStep);
+          this.#gemm(aAt * 4, bp * 4, cAt * 4, mPanels, nPanels, k, bPanel, bStep);
           const cOff = (cOffsets[t] as number) + i0 * batch.ldc + j0;
           copyLines(batch.c, cOff, batch.ldc, heap, cAt, nPanels * NR, rows, cols);
         }
@@ -131,6 +173,12 @@ export class WasmGemm {
     }
   }
 }
+
+/**
+ * Fewest multiply-adds a part of a product split between threads gets (about 50 µs of one core): below this
+ * posting the part costs more than it saves.
+ */
+const THREAD_MIN_MADDS = 1 << 20;
 
 function roundUp(x: number, multiple: number): number {
   return Math.ceil(x / multiple) * multiple;
@@ -164,12 +212,12 @@ function stage(
  */
 export function compileWasmGemm({ relaxed }: { relaxed: boolean }): WasmGemm | null {
   if (typeof WebAssembly !== 'object') return null;
-  const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed });
+  const sharedMaxPages = wasmMemoryShared() ? SHARED_MAX_PAGES : undefined;
+  const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed, sharedMaxPages });
   if (!WebAssembly.validate(bytes)) return null;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    env: { memory: wasmMemory() },
-  });
-  return new WasmGemm(relaxed, instance.exports as unknown as GemmExports);
+  const module = new WebAssembly.Module(bytes);
+  const instance = new WebAssembly.Instance(module, { env: { memory: wasmMemory() } });
+  return new WasmGemm(relaxed, module, instance.exports as unknown as GemmExports);
 }
 
 let best: WasmGemm | null | undefined;

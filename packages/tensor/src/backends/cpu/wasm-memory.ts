@@ -1,12 +1,16 @@
 // The one WebAssembly.Memory every CPU kernel module imports as `env.memory`. Kernels run one at a time on
 // the calling thread, so each uses the memory from address 0 as scratch for the duration of its call. Above
 // the highest scratch asked for so far lies the kept region: data that outlives a call (packed GEMM operands,
-// packed-operands.ts), allocated upwards and dropped whole, never freed piecemeal.
+// packed-operands.ts), allocated upwards and dropped whole, never freed piecemeal. Where the engine has
+// SharedArrayBuffer the memory is shared, so GEMM worker threads (gemm-threads.ts) can compute in it too.
 
 const PAGE = 65536;
 const GROW_MAX_BYTES = 64 << 20;
+/** The most pages a shared memory may grow to (4 GiB, the wasm32 limit); it reserves address space only. */
+export const SHARED_MAX_PAGES = 65536;
 
 let memory: WebAssembly.Memory | undefined;
+let shared = false;
 let view = new Float32Array(0);
 /** Floats of the largest scratch asked for. */
 let scratchFloats = 0;
@@ -16,10 +20,23 @@ let keptEnd = 0;
 /** Counts the drops of the kept region: what was kept under an older generation is gone. */
 let generation = 0;
 
-/** The shared memory, created on first use. */
+/** The kernels' memory, created on first use: shared where the engine allows it. */
 export function wasmMemory(): WebAssembly.Memory {
-  memory ??= new WebAssembly.Memory({ initial: 1 });
+  if (memory) return memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+    shared = memory.buffer instanceof SharedArrayBuffer;
+  } catch {
+    // No SharedArrayBuffer (a page that is not cross-origin isolated): threads are then unavailable.
+    memory = new WebAssembly.Memory({ initial: 1 });
+  }
   return memory;
+}
+
+/** Whether `wasmMemory()` is shared between threads; modules must then import it as shared. */
+export function wasmMemoryShared(): boolean {
+  wasmMemory();
+  return shared;
 }
 
 /** An f32 view of the shared memory, grown to hold at least `floats` floats (a grow detaches older views). */

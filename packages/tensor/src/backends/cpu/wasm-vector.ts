@@ -12,7 +12,7 @@ import {
   type VectorUnaryFn,
   vectorModuleBytes,
 } from './vector-module.js';
-import { copyLines, wasmHeap, wasmMemory } from './wasm-memory.js';
+import { copyLines, SHARED_MAX_PAGES, wasmHeap, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
 
 /** Below this many elements the copies in and out cost more than the kernels save: callers keep to JavaScript. */
 export const WASM_MIN = 1024;
@@ -347,7 +347,7 @@ let compiled: WasmVector | null | undefined;
 /** The vector-math module, compiled on first use; null where this engine lacks WebAssembly SIMD. */
 export function wasmVector(): WasmVector | null {
   if (compiled !== undefined) return compiled;
-  const bytes = vectorModuleBytes();
+  const bytes = vectorModuleBytes(wasmMemoryShared() ? SHARED_MAX_PAGES : undefined);
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
     compiled = null;
     return compiled;
