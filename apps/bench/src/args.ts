@@ -13,6 +13,8 @@ export interface BenchOptions {
   backendsGiven: boolean;
   /** Measured samples per row (after warm-up); the median is reported. */
   runs: number;
+  /** Threads of Switchyard's CPU backend (`createCpuBackend({ threads })`); tfjs is not affected. */
+  threads: number;
   /**
    * Where the JSON rows go (machine details go beside it in `<name>.machine.json`): as given, relative to the
    * directory npm was started in; null for `DEFAULT_OUT`.
@@ -36,6 +38,7 @@ Options:
   --cases LIST         comma-separated case names or globs, e.g. 'matmul-*,moe-mixtral-fwd'
   --backends LIST      comma-separated subset of ${BACKENDS.join(',')} (wasm = tfjs-backend-wasm)
   --runs N             measured samples per row, median reported (default 5)
+  --threads N          threads of Switchyard's CPU backend for matrix products (default 1; tfjs unaffected)
   --out FILE           JSON rows (default apps/bench/results/latest.json); machine details in FILE.machine.json
   --help               this text`;
 
@@ -56,6 +59,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     backends: [...BACKENDS],
     backendsGiven: false,
     runs: 5,
+    threads: 1,
     out: null,
     help: false,
   };
@@ -96,7 +100,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         options.backendsGiven = true;
         break;
       case '--runs':
-        options.runs = parseRuns(value());
+        options.runs = parsePositive(flag, value());
+        break;
+      case '--threads':
+        options.threads = parsePositive(flag, value());
         break;
       case '--out': {
         const out = value();
@@ -105,7 +112,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       }
       default:
-        fail(`unknown flag '${flag}' (known: --quick, --cases, --backends, --runs, --out, --help)`);
+        fail(
+          `unknown flag '${flag}' (known: --quick, --cases, --backends, --runs, --threads, --out, --help)`,
+        );
     }
   }
   return options;
@@ -134,10 +143,10 @@ function parseBackends(text: string): BackendId[] {
   return BACKENDS.filter((b) => out.includes(b));
 }
 
-function parseRuns(text: string): number {
+function parsePositive(flag: string, text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
-    fail(`--runs must be a positive integer, got '${text}'`);
+    fail(`${flag} must be a positive integer, got '${text}'`);
   }
   return n;
 }

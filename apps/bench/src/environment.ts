@@ -78,11 +78,12 @@ function adapterLine(info: GPUAdapterInfo): string {
  * Brings up the requested backends. Switchyard's WebGPU backend comes first (it points Dawn at SwiftShader when
  * no hardware adapter exists); tfjs-backend-webgpu then gets its own device on the same kind of adapter with
  * the request tfjs-backend-webgpu itself makes. A backend that fails is an error when `strict` (it was named in
- * `--backends`), else a note.
+ * `--backends`), else a note. Switchyard's CPU backend computes matrix products on `threads` threads.
  */
 export async function createEnvironment(
   requested: readonly BackendId[],
   strict: boolean,
+  threads = 1,
 ): Promise<Environment> {
   tf.enableProdMode();
   const notes: string[] = [];
@@ -98,7 +99,11 @@ export async function createEnvironment(
     notes.push(`${backend} skipped: ${message}`);
   };
 
-  if (requested.includes('cpu')) ours.set('cpu', createCpuBackend());
+  if (requested.includes('cpu')) {
+    const backend = createCpuBackend({ threads });
+    ours.set('cpu', backend);
+    destroyers.push(() => backend.destroy?.());
+  }
   if (requested.includes('wasm')) {
     try {
       await registerTfjsWasm();

@@ -47,7 +47,7 @@ export async function main(argv: readonly string[], io: BenchIO = console): Prom
   const out =
     options.out === null ? DEFAULT_OUT : resolve(process.env.INIT_CWD ?? process.cwd(), options.out);
   const load = currentLoad();
-  const env = await createEnvironment(options.backends, options.backendsGiven);
+  const env = await createEnvironment(options.backends, options.backendsGiven, options.threads);
   let result: RunResult;
   try {
     for (const note of env.notes) io.log(`note: ${note}`);

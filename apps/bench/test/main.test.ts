@@ -64,6 +64,7 @@ describe('bench main', () => {
     [['--bogus'], "unknown flag '--bogus'"],
     [['--runs', '0'], "--runs must be a positive integer, got '0'"],
     [['--runs'], '--runs needs a value'],
+    [['--threads', '1.5'], "--threads must be a positive integer, got '1.5'"],
     [['--backends', 'cpu,tpu'], "--backends: unknown backend 'tpu'"],
     [['--cases', 'matmul-3'], "--cases: 'matmul-3' matches no case"],
     [['--quick=yes'], '--quick takes no value'],
@@ -88,6 +89,7 @@ describe('bench main', () => {
         'webgpu,cpu',
         '--runs',
         '7',
+        '--threads=2',
         '--out',
         'x.json',
       ]),
@@ -97,6 +99,7 @@ describe('bench main', () => {
       backends: ['cpu', 'webgpu'],
       backendsGiven: true,
       runs: 7,
+      threads: 2,
       out: 'x.json',
       help: false,
     });
