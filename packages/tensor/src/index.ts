@@ -8,7 +8,7 @@ export type {
   KernelOutput,
   KernelTable,
 } from './backends/backend.js';
-export { createCpuBackend } from './backends/cpu/cpu-backend.js';
+export { type CpuBackendOptions, createCpuBackend } from './backends/cpu/cpu-backend.js';
 export { type GpuDeviceInfo, requestGpuDevice, SWIFTSHADER_ICD } from './backends/webgpu/device.js';
 export {
   fileTileCache,
