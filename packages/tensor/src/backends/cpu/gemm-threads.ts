@@ -26,7 +26,7 @@ const SPIN = 20000;
 /**
  * The worker's whole program. It reads its job's arguments from its slot, calls `gemm`, and publishes the job
  * id in DONE; between jobs it polls GO, then blocks on it. Plain script, so Node's `eval` workers and a
- * browser's Blob workers both run it.
+ * browser's Blob workers both run it; it finds Node's message port the way `nodeWorkers` finds the Worker class.
  */
 const WORKER_SOURCE = `'use strict';
 const start = ({ module, memory, control, slot }) => {
@@ -56,7 +56,8 @@ const start = ({ module, memory, control, slot }) => {
   }
   if (typeof close === 'function') close();
 };
-if (typeof require === 'function') require('node:worker_threads').parentPort.once('message', start);
+const port = globalThis.process?.getBuiltinModule?.('node:worker_threads')?.parentPort;
+if (port) port.once('message', start);
 else self.onmessage = (e) => start(e.data);
 `;
 
