@@ -1,43 +1,21 @@
 // The conformance and gradcheck suites once more, inside real headless Chromium on WebGPU (SwiftShader adapter), the page
 // served from localhost and driven by playwright-core with the system chromium (no browser download).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADLESS_WEBGPU_CHROMIUM, requireChromium } from '../src/testing/index.js';
 import type { BrowserResults } from './browser/entry.js';
+import { bundle, PAGE, serve } from './browser/serve.js';
 
 const available = await requireChromium('Browser WebGPU tests');
 
 describe.runIf(available)('conformance and gradchecks in headless Chromium on WebGPU', () => {
-  let server: Server;
-  let url = '';
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [fileURLToPath(new URL('./browser/entry.ts', import.meta.url))],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      conditions: ['@switchyard/source'],
-      write: false,
-      logLevel: 'silent',
-    });
-    const js = bundle.outputFiles[0]!.text;
-    const html =
-      '<!doctype html><meta charset="utf-8"><title>switchyard</title><script type="module" src="/entry.js"></script>';
-    server = createServer((req, res) => {
-      const isJs = req.url === '/entry.js';
-      res.writeHead(200, { 'content-type': isJs ? 'text/javascript' : 'text/html' });
-      res.end(isJs ? js : html);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    server = await serve({ '/': PAGE, '/entry.js': await bundle('./entry.ts') });
   });
 
-  afterAll(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+  afterAll(() => server?.close());
 
   it('passes every case with the page on a SwiftShader WebGPU adapter', async () => {
     const browser = await chromium.launch({
@@ -48,7 +26,7 @@ describe.runIf(available)('conformance and gradchecks in headless Chromium on We
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(url);
+      await page.goto((server as { url: string }).url);
       await page.waitForFunction(() => '__switchyard' in globalThis, null, { timeout: 240_000 });
       const results = (await page.evaluate(
         () => (globalThis as { __switchyard?: unknown }).__switchyard,
