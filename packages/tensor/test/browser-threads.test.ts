@@ -1,9 +1,8 @@
 // GEMM worker threads in headless Chromium: a cross-origin isolated page (COOP and COEP headers) refuses them
 // on its main thread with UNSUPPORTED and runs them in a Web Worker, with the same bits as one thread.
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADLESS_WEBGPU_CHROMIUM, requireChromium } from '../src/testing/index.js';
-import { bundle, PAGE, serve } from './browser/serve.js';
+import { requireChromium } from '../src/testing/index.js';
+import { bundle, PAGE, readPage, serve } from './browser/page.js';
 import type { ThreadsResults } from './browser/threads-page.js';
 
 const available = await requireChromium('Browser GEMM thread tests');
@@ -26,30 +25,19 @@ describe.runIf(available)('GEMM worker threads in headless Chromium', () => {
   afterAll(() => server?.close());
 
   it('refuses them on the main thread and splits products in a Web Worker', async () => {
-    const browser = await chromium.launch({
-      ...HEADLESS_WEBGPU_CHROMIUM,
-      args: [...HEADLESS_WEBGPU_CHROMIUM.args],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto((server as { url: string }).url);
-      await page.waitForFunction(() => '__threads' in globalThis, null, { timeout: 60_000 });
-      const results = (await page.evaluate(
-        () => (globalThis as { __threads?: unknown }).__threads,
-      )) as ThreadsResults;
-      expect(errors).toEqual([]);
-      expect(results.isolated).toBe(true);
-      expect(results.mainThread).toMatch(/^UNSUPPORTED: .*Web Worker/);
-      expect(results.worker.error).toBeUndefined();
-      expect(results.worker).toMatchObject({ shared: true, ready: 1 });
-      expect(results.worker.cases).toEqual([
-        { name: 'rows', posted: [2], same: true },
-        { name: 'columns', posted: [2], same: true },
-      ]);
-    } finally {
-      await browser.close();
-    }
+    const { value: results, errors } = await readPage<ThreadsResults>(
+      (server as { url: string }).url,
+      '__threads',
+      60_000,
+    );
+    expect(errors).toEqual([]);
+    expect(results.isolated).toBe(true);
+    expect(results.mainThread).toMatch(/^UNSUPPORTED: .*Web Worker/);
+    expect(results.worker.error).toBeUndefined();
+    expect(results.worker).toMatchObject({ shared: true, ready: 1 });
+    expect(results.worker.cases).toEqual([
+      { name: 'rows', posted: [2], same: true },
+      { name: 'columns', posted: [2], same: true },
+    ]);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 // Runs in a Web Worker of a cross-origin isolated page: starts a GEMM thread pool (a nested worker) and checks
 // that products split over it are the same bits as on one thread; posts the results to the page.
-import { compareSplit, randomBatch } from '../../src/backends/cpu/compare-split.js';
+import { compareSplit, randomBatch } from '../../src/backends/cpu/gemm-fixtures.js';
 import { GemmThreads } from '../../src/backends/cpu/gemm-threads.js';
 import { wasmGemm } from '../../src/backends/cpu/wasm-gemm.js';
 import { wasmMemory, wasmMemoryShared } from '../../src/backends/cpu/wasm-memory.js';

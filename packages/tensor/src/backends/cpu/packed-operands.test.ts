@@ -8,6 +8,7 @@ import { matmul } from '../../ops/linalg.js';
 import { philoxFill } from '../../philox.js';
 import { createCpuBackend } from './cpu-backend.js';
 import { type GemmBatch, gemmBatch, jsGemmBatch } from './gemm-batch.js';
+import { stackedBatch } from './gemm-fixtures.js';
 import { clearRecycled, outputF32, recycle } from './host-pool.js';
 import { clearKept, keptBytes, setKeptBudget } from './packed-operands.js';
 import { wasmGemm } from './wasm-gemm.js';
@@ -29,24 +30,7 @@ function grouped(
   k: number,
   transB = false,
 ): GemmBatch {
-  const experts = b.length / (k * n);
-  return {
-    m,
-    n,
-    k,
-    a,
-    aOffsets: Array.from({ length: experts }, (_, e) => e * m * k),
-    aRowStride: k,
-    aColStride: 1,
-    b,
-    bOffsets: Array.from({ length: experts }, (_, e) => e * k * n),
-    bRowStride: transB ? 1 : n,
-    bColStride: transB ? k : 1,
-    bStored: true,
-    c: new Float32Array(experts * m * n),
-    cOffsets: Array.from({ length: experts }, (_, e) => e * m * n),
-    ldc: n,
-  };
+  return stackedBatch(a, b, m, n, k, transB, true);
 }
 
 /** Runs the batch on the GEMM gemmBatch picks and checks it against the JavaScript GEMM. */

@@ -1,5 +1,5 @@
-// A check shared by the GEMM thread tests in Node and in a browser Web Worker: the same product on one thread
-// and split over a pool, the shared memory poisoned with NaN before each so a part nobody computed shows.
+// GEMM test fixtures shared by the kept-operand and thread tests in Node and the thread test in a browser Web
+// Worker: batches of stacked products, and one product on one thread against the same split over a pool.
 import { philoxFill } from '../../philox.js';
 import type { GemmBatch } from './gemm-batch.js';
 import { type GemmThreads, withGemmThreads } from './gemm-threads.js';
@@ -12,10 +12,37 @@ function filled(length: number, seed: number): Float32Array {
   return array;
 }
 
-/**
- * `experts` products of m x k rows of A by stacked k x n matrices of B (or B transposed), one after another,
- * with uniform values in [-1, 1) from `seed`.
- */
+/** Products of the stacked k x n matrices of `b` (or B transposed, `transB`), `m` rows of `a` each. */
+export function stackedBatch(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+  transB = false,
+  bStored = false,
+): GemmBatch {
+  const experts = b.length / (k * n);
+  return {
+    m,
+    n,
+    k,
+    a,
+    aOffsets: Array.from({ length: experts }, (_, e) => e * m * k),
+    aRowStride: k,
+    aColStride: 1,
+    b,
+    bOffsets: Array.from({ length: experts }, (_, e) => e * k * n),
+    bRowStride: transB ? 1 : n,
+    bColStride: transB ? k : 1,
+    bStored,
+    c: new Float32Array(experts * m * n),
+    cOffsets: Array.from({ length: experts }, (_, e) => e * m * n),
+    ldc: n,
+  };
+}
+
+/** `stackedBatch` of `experts` products with uniform values in [-1, 1) from `seed`. */
 export function randomBatch(
   m: number,
   n: number,
@@ -24,23 +51,7 @@ export function randomBatch(
   transB: boolean,
   seed: number,
 ): GemmBatch {
-  return {
-    m,
-    n,
-    k,
-    a: filled(experts * m * k, seed),
-    aOffsets: Array.from({ length: experts }, (_, e) => e * m * k),
-    aRowStride: k,
-    aColStride: 1,
-    b: filled(experts * k * n, seed + 1),
-    bOffsets: Array.from({ length: experts }, (_, e) => e * k * n),
-    bRowStride: transB ? 1 : n,
-    bColStride: transB ? k : 1,
-    bStored: false,
-    c: new Float32Array(experts * m * n),
-    cOffsets: Array.from({ length: experts }, (_, e) => e * m * n),
-    ldc: n,
-  };
+  return stackedBatch(filled(experts * m * k, seed), filled(experts * k * n, seed + 1), m, n, k, transB);
 }
 
 /** What `compareSplit` saw. */
@@ -54,7 +65,10 @@ export interface SplitComparison {
   same: boolean;
 }
 
-/** Runs `batch` on one thread and split over `pool`, the memory filled with NaN before each. */
+/**
+ * Runs `batch` on one thread and split over `pool`, the shared memory poisoned with NaN before each so a part
+ * nobody computed shows.
+ */
 export function compareSplit(gemm: WasmGemm, pool: GemmThreads, batch: GemmBatch): SplitComparison {
   const single = { ...batch, c: new Float32Array(batch.c.length) };
   wasmHeap(1 << 20).fill(Number.NaN);
