@@ -21,17 +21,9 @@ function fill(array: Float32Array, seed: number): Float32Array {
   return array;
 }
 
-/** Products of `experts` stacked [k, n] matrices of `b` (transposed with `transB`), `m` rows of `a` each. */
-function grouped(
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  n: number,
-  k: number,
-  transB = false,
-): GemmBatch {
-  return stackedBatch(a, b, m, n, k, transB, true);
-}
+/** Stacked products whose B is a kernel input storage, as the matmul and groupedMatmul kernels mark it. */
+const grouped = (a: Float32Array, b: Float32Array, m: number, n: number, k: number, transB = false) =>
+  stackedBatch(a, b, m, n, k, transB, true);
 
 /** Runs the batch on the GEMM gemmBatch picks and checks it against the JavaScript GEMM. */
 function expectRight(batch: GemmBatch): void {
