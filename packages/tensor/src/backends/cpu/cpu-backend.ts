@@ -48,8 +48,8 @@ function decode(data: CpuData, dtype: DType): AnyHostArray {
 export interface CpuBackendOptions {
   /**
    * Threads that compute the WebAssembly matrix products, this one included (default 1). With more, each
-   * large enough product's rows are split between this thread and `threads - 1` worker threads over a shared
-   * WebAssembly memory; the results are the same bits. Needs SharedArrayBuffer and a thread that may block
+   * large enough product is split by rows or columns between this thread and `threads - 1` worker threads
+   * over a shared WebAssembly memory; the results are the same bits. Needs SharedArrayBuffer and a thread that may block
    * (Node, or a Web Worker of a cross-origin isolated page): elsewhere it throws `UNSUPPORTED`. Element-wise
    * kernels stay on this thread.
    */

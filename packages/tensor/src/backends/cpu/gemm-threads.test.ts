@@ -57,13 +57,19 @@ describe.skipIf(!canThread)('GEMM worker threads', () => {
     expect(seen.same).toBe(true);
   });
 
-  it("reports a worker's failure instead of returning a partial product", () => {
+  it('reports a failure on either side instead of returning a partial product', () => {
     const fine = [0, 0, 0, 1, 1, 1, 512, 32, 32, 32, 32];
     // A's address (2 GiB) lies past the end of the memory, which these tests never grow that far: it traps.
     const trapping = [0x7fff_fff0, 0, 0, 1, 1, 1, 512, 32, 32, 32, 32];
     expect(() => pool.run((...args: number[]) => void args, [fine, trapping])).toThrow(
       expect.objectContaining({ code: 'INTERNAL', message: '[matmul] a GEMM worker thread failed' }),
     );
+    // A part that throws on the calling thread is rethrown once the worker's part is done.
+    expect(() =>
+      pool.run(() => {
+        throw new Error('boom');
+      }, [fine, fine]),
+    ).toThrow('boom');
     // The pool still works afterwards.
     const seen = compareSplit(gemm as WasmGemm, pool, randomBatch(300, 72, 200, 1, false, 9));
     expect(seen.posted).toEqual([2]);

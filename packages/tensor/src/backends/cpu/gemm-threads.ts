@@ -1,7 +1,7 @@
 // Worker threads for the WebAssembly GEMM (wasm-gemm.ts). Each worker instantiates the same compiled GEMM
-// module over the same shared memory (wasm-memory.ts), so a product's A panels can be split between the
-// calling thread and the workers after the caller has staged and packed the operands: every part reads the
-// same packed A and B and writes its own rows of C, so the result is the same bits with any thread count.
+// module over the same shared memory (wasm-memory.ts), so once the caller has staged and packed a product's
+// operands, its A panels (rows) or B panels (columns) can be split between the caller and the workers: each
+// part computes its own block of C exactly as one thread would, so the result is the same bits.
 // Kernels stay synchronous: the caller posts each part through a shared control block and blocks in
 // Atomics.wait until the workers are done (Node, or a Web Worker; a browser's main thread may not block).
 
@@ -93,6 +93,9 @@ function nodeWorkers(): NodeWorkerClass | null {
   return module?.Worker ?? null;
 }
 
+/** The Blob URL of WORKER_SOURCE in a browser, made once and kept for every pool. */
+let workerUrl: string | undefined;
+
 /** Starts one worker running WORKER_SOURCE. */
 function spawn(): AnyWorker {
   const NodeWorker = nodeWorkers();
@@ -103,8 +106,8 @@ function spawn(): AnyWorker {
     worker.on('error', () => {});
     return worker;
   }
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-  return new Worker(url);
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  return new Worker(workerUrl);
 }
 
 /**
@@ -151,7 +154,9 @@ export class GemmThreads {
    */
   run(gemm: (...args: number[]) => void, parts: readonly (readonly number[])[]): void {
     const ctl = this.#ctl;
-    const job = ++this.#job;
+    // Job ids stay in 1 ... 2^31 - 1: they go through Int32 words, and -1 means exit.
+    const job = (this.#job % 0x7fff_ffff) + 1;
+    this.#job = job;
     const slots: number[] = [];
     for (let w = 0; w < this.#workers.length && slots.length < parts.length - 1; w++) {
       const base = w * SLOT;
@@ -162,9 +167,15 @@ export class GemmThreads {
       Atomics.notify(ctl, base + GO);
       slots.push(base);
     }
-    gemm(...(parts[0] as number[]));
-    // Parts no ready worker took (none, as `ready()` only grows until `destroy`) run here.
-    for (const args of parts.slice(slots.length + 1)) gemm(...args);
+    // A part that throws here still waits for the workers, so none is left writing into the memory.
+    let thrown: { error: unknown } | null = null;
+    try {
+      gemm(...(parts[0] as number[]));
+      // Parts no ready worker took (none, as `ready()` only grows until `destroy`) run here.
+      for (const args of parts.slice(slots.length + 1)) gemm(...args);
+    } catch (error) {
+      thrown = { error };
+    }
     let failed = false;
     for (const base of slots) {
       let done = Atomics.load(ctl, base + DONE);
@@ -175,6 +186,7 @@ export class GemmThreads {
       }
       if (Atomics.exchange(ctl, base + FAILED, 0) !== 0) failed = true;
     }
+    if (thrown) throw thrown.error;
     if (failed) throw new SwitchyardError('INTERNAL', 'matmul', 'a GEMM worker thread failed');
   }
 

@@ -24,8 +24,9 @@ let generation = 0;
 export function wasmMemory(): WebAssembly.Memory {
   if (memory) return memory;
   try {
-    memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
-    shared = memory.buffer instanceof SharedArrayBuffer;
+    const candidate = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+    if (!(candidate.buffer instanceof SharedArrayBuffer)) throw new Error('not shared');
+    [memory, shared] = [candidate, true];
   } catch {
     // No SharedArrayBuffer (a page that is not cross-origin isolated): threads are then unavailable.
     memory = new WebAssembly.Memory({ initial: 1 });
@@ -39,7 +40,10 @@ export function wasmMemoryShared(): boolean {
   return shared;
 }
 
-/** An f32 view of the shared memory, grown to hold at least `floats` floats (a grow detaches older views). */
+/**
+ * An f32 view of the memory, grown to hold at least `floats` floats. A grow leaves older views detached (or,
+ * in a shared memory, short of the new end): take a new view after anything that may grow the memory.
+ */
 export function wasmHeap(floats: number): Float32Array {
   if (floats > scratchFloats) {
     scratchFloats = floats;
