@@ -3,7 +3,7 @@
 import { compareSplit, randomBatch } from '../../src/backends/cpu/gemm-fixtures.js';
 import { GemmThreads } from '../../src/backends/cpu/gemm-threads.js';
 import { wasmGemm } from '../../src/backends/cpu/wasm-gemm.js';
-import { wasmMemory, wasmMemoryShared } from '../../src/backends/cpu/wasm-memory.js';
+import { shareWasmMemory, wasmMemory, wasmMemoryShared } from '../../src/backends/cpu/wasm-memory.js';
 
 export interface WorkerThreadsResults {
   shared: boolean;
@@ -13,7 +13,11 @@ export interface WorkerThreadsResults {
 }
 
 async function main(): Promise<WorkerThreadsResults> {
-  const results: WorkerThreadsResults = { shared: wasmMemoryShared(), ready: 0, cases: [] };
+  const results: WorkerThreadsResults = {
+    shared: shareWasmMemory() && wasmMemoryShared(),
+    ready: 0,
+    cases: [],
+  };
   const gemm = wasmGemm();
   if (!gemm) return { ...results, error: 'no WebAssembly SIMD GEMM' };
   const pool = new GemmThreads(2, gemm.module, wasmMemory());

@@ -9,24 +9,22 @@ import {
 } from '../../dtype.js';
 import { invariant, SwitchyardError } from '../../errors.js';
 import type { Backend, KernelInput } from '../backend.js';
-import { GemmThreads, withGemmThreads } from './gemm-threads.js';
+import { GemmThreads, threadsUnavailable, withGemmThreads } from './gemm-threads.js';
 import { clearRecycled, recycle, recycledBytes } from './host-pool.js';
 import { cpuKernels } from './kernels.js';
 import { clearKept, keptBytes } from './packed-operands.js';
-import { wasmGemm } from './wasm-gemm.js';
-import { wasmMemory } from './wasm-memory.js';
+import { type WasmGemm, wasmGemm } from './wasm-gemm.js';
+import { shareWasmMemory, wasmMemory } from './wasm-memory.js';
 
-/** The GEMM worker pool of a backend asked for `threads` threads. */
+/** The GEMM worker pool of a backend asked for `threads` threads; the kernels' memory becomes shared. */
 function gemmThreads(threads: number): GemmThreads {
-  const gemm = wasmGemm();
-  if (!gemm) {
-    throw new SwitchyardError(
-      'UNSUPPORTED',
-      'createCpuBackend',
-      `threads: ${threads} needs WebAssembly SIMD, which this engine lacks`,
-    );
-  }
-  return new GemmThreads(threads, gemm.module, wasmMemory());
+  const unavailable = (why: string) =>
+    new SwitchyardError('UNSUPPORTED', 'createCpuBackend', `threads: ${threads} unavailable: ${why}`);
+  if (!wasmGemm()) throw unavailable('this engine lacks WebAssembly SIMD');
+  const why =
+    threadsUnavailable() ?? (shareWasmMemory() ? null : 'this engine cannot share WebAssembly memory');
+  if (why) throw unavailable(why);
+  return new GemmThreads(threads, (wasmGemm() as WasmGemm).module, wasmMemory());
 }
 
 /** CPU storage: f16/bf16 keep their 16-bit encodings; other dtypes their host arrays. */
@@ -48,10 +46,11 @@ function decode(data: CpuData, dtype: DType): AnyHostArray {
 export interface CpuBackendOptions {
   /**
    * Threads that compute the WebAssembly matrix products, this one included (default 1). With more, each
-   * large enough product is split by rows or columns between this thread and `threads - 1` worker threads
-   * over a shared WebAssembly memory; the results are the same bits. Needs SharedArrayBuffer and a thread that may block
-   * (Node, or a Web Worker of a cross-origin isolated page): elsewhere it throws `UNSUPPORTED`. Element-wise
-   * kernels stay on this thread.
+   * large enough product is split by rows or columns between this thread and `threads - 1` worker threads;
+   * the results are the same bits. The kernels' WebAssembly memory becomes shared for the rest of this thread
+   * (every CPU backend here then uses it; copies into it are slower, which small products feel). Needs
+   * SharedArrayBuffer and a thread that may block (Node, or a Web Worker of a cross-origin isolated page):
+   * elsewhere it throws `UNSUPPORTED`. Element-wise kernels stay on this thread.
    */
   threads?: number;
 }

@@ -7,13 +7,16 @@ import { tensor } from '../../ops/creation.js';
 import { matmul } from '../../ops/linalg.js';
 import { philoxFill } from '../../philox.js';
 import { createCpuBackend } from './cpu-backend.js';
-import { compareSplit, randomBatch } from './gemm-fixtures.js';
-import { GemmThreads } from './gemm-threads.js';
+import { compareSplit, randomBatch, stackedBatch } from './gemm-fixtures.js';
+import { GemmThreads, threadsUnavailable } from './gemm-threads.js';
+import { keptBytes } from './packed-operands.js';
 import { type WasmGemm, wasmGemm } from './wasm-gemm.js';
-import { wasmMemory, wasmMemoryShared } from './wasm-memory.js';
+import { shareWasmMemory, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
+import { wasmVector } from './wasm-vector.js';
 
-const gemm = wasmGemm();
-const canThread = gemm !== null && wasmMemoryShared();
+const canThread = wasmGemm() !== null && threadsUnavailable() === null;
+/** The GEMM compiled against the shared memory, once the first describe has switched to it. */
+let gemm: WasmGemm;
 
 function filled(length: number, seed: number): number[] {
   const array = new Float32Array(length);
@@ -21,10 +24,43 @@ function filled(length: number, seed: number): number[] {
   return Array.from(array);
 }
 
+describe.skipIf(!canThread)('the shared memory', () => {
+  it('replaces the unshared one once: kept operands dropped, kernels recompiled, products still right', () => {
+    expect(wasmMemoryShared()).toBe(false);
+    const [before, unshared] = [wasmGemm(), wasmMemory()];
+    const batch = stackedBatch(
+      new Float32Array(filled(64 * 256, 1)),
+      new Float32Array(filled(256 * 256, 2)),
+      64,
+      256,
+      256,
+      false,
+      true,
+    );
+    const reference = { ...batch, c: new Float32Array(batch.c.length) };
+    (before as WasmGemm).run({ ...batch, c: new Float32Array(batch.c.length) });
+    (before as WasmGemm).run(reference);
+    expect(keptBytes()).toBeGreaterThan(0);
+    expect(shareWasmMemory()).toBe(true);
+    expect(wasmMemoryShared()).toBe(true);
+    expect(wasmMemory()).not.toBe(unshared);
+    expect(wasmMemory().buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(keptBytes()).toBe(0);
+    gemm = wasmGemm() as WasmGemm;
+    expect(gemm).not.toBe(before);
+    expect(wasmVector()).not.toBeNull();
+    const shared = { ...batch, c: new Float32Array(batch.c.length) };
+    gemm.run(shared);
+    expect(shared.c).toEqual(reference.c);
+    expect(shareWasmMemory()).toBe(true);
+    expect(wasmMemory().buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+});
+
 describe.skipIf(!canThread)('GEMM worker threads', () => {
   let pool: GemmThreads;
   beforeAll(async () => {
-    pool = new GemmThreads(2, (gemm as WasmGemm).module, wasmMemory());
+    pool = new GemmThreads(2, gemm.module, wasmMemory());
     for (let i = 0; i < 200 && pool.ready() < 1; i++) await new Promise((r) => setTimeout(r, 25));
   });
   afterAll(() => pool.destroy());
@@ -43,7 +79,7 @@ describe.skipIf(!canThread)('GEMM worker threads', () => {
   ];
   for (const [name, m, n, k, experts, transB] of shapes) {
     it(`splits ${name} with the same bits as one thread`, () => {
-      const seen = compareSplit(gemm as WasmGemm, pool, randomBatch(m, n, k, experts, transB, m + n + k));
+      const seen = compareSplit(gemm, pool, randomBatch(m, n, k, experts, transB, m + n + k));
       expect(seen.posted.length).toBeGreaterThan(0);
       expect(seen.posted.every((p) => p === 2)).toBe(true);
       expect(Number.isNaN(seen.split[0] as number)).toBe(false);
@@ -52,7 +88,7 @@ describe.skipIf(!canThread)('GEMM worker threads', () => {
   }
 
   it('keeps small products on the calling thread', () => {
-    const seen = compareSplit(gemm as WasmGemm, pool, randomBatch(8, 16, 32, 1, false, 3));
+    const seen = compareSplit(gemm, pool, randomBatch(8, 16, 32, 1, false, 3));
     expect(seen.posted).toEqual([]);
     expect(seen.same).toBe(true);
   });
@@ -71,7 +107,7 @@ describe.skipIf(!canThread)('GEMM worker threads', () => {
       }, [fine, fine]),
     ).toThrow('boom');
     // The pool still works afterwards.
-    const seen = compareSplit(gemm as WasmGemm, pool, randomBatch(300, 72, 200, 1, false, 9));
+    const seen = compareSplit(gemm, pool, randomBatch(300, 72, 200, 1, false, 9));
     expect(seen.posted).toEqual([2]);
     expect(seen.same).toBe(true);
   });

@@ -68,7 +68,7 @@ interface AnyWorker {
 }
 
 /** Why this thread cannot run GEMM workers, or null when it can. */
-function unsupported(): string | null {
+export function threadsUnavailable(): string | null {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') {
     return 'this engine has no SharedArrayBuffer (a browser page must be cross-origin isolated)';
   }
@@ -129,7 +129,8 @@ export class GemmThreads {
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
   ) {
-    const why = unsupported() ?? (memory.buffer instanceof SharedArrayBuffer ? null : 'memory is not shared');
+    const why =
+      threadsUnavailable() ?? (memory.buffer instanceof SharedArrayBuffer ? null : 'memory is not shared');
     if (why)
       throw new SwitchyardError('UNSUPPORTED', 'createCpuBackend', `threads: ${threads} unavailable: ${why}`);
     const workers = threads - 1;

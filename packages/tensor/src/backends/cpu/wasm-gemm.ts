@@ -221,12 +221,16 @@ export function compileWasmGemm({ relaxed }: { relaxed: boolean }): WasmGemm | n
 }
 
 let best: WasmGemm | null | undefined;
+let bestMemory: WebAssembly.Memory | undefined;
 
 /**
- * The fastest GEMM this engine runs, compiled on first use: relaxed SIMD, else plain SIMD128, else null (the
- * caller uses the JavaScript GEMM).
+ * The fastest GEMM this engine runs, compiled on first use and again if the memory was replaced by a shared
+ * one: relaxed SIMD, else plain SIMD128, else null (the caller uses the JavaScript GEMM).
  */
 export function wasmGemm(): WasmGemm | null {
-  if (best === undefined) best = compileWasmGemm({ relaxed: true }) ?? compileWasmGemm({ relaxed: false });
+  if (best === undefined || bestMemory !== wasmMemory()) {
+    best = compileWasmGemm({ relaxed: true }) ?? compileWasmGemm({ relaxed: false });
+    bestMemory = wasmMemory();
+  }
   return best;
 }

@@ -1,8 +1,8 @@
 // The one WebAssembly.Memory every CPU kernel module imports as `env.memory`. Kernels run one at a time on
 // the calling thread, so each uses the memory from address 0 as scratch for the duration of its call. Above
 // the highest scratch asked for so far lies the kept region: data that outlives a call (packed GEMM operands,
-// packed-operands.ts), allocated upwards and dropped whole, never freed piecemeal. Where the engine has
-// SharedArrayBuffer the memory is shared, so GEMM worker threads (gemm-threads.ts) can compute in it too.
+// packed-operands.ts), allocated upwards and dropped whole, never freed piecemeal. A backend with GEMM worker
+// threads (gemm-threads.ts) replaces it by a shared memory, which they compute in too.
 
 const PAGE = 65536;
 const GROW_MAX_BYTES = 64 << 20;
@@ -20,24 +20,38 @@ let keptEnd = 0;
 /** Counts the drops of the kept region: what was kept under an older generation is gone. */
 let generation = 0;
 
-/** The kernels' memory, created on first use: shared where the engine allows it. */
+/** The kernels' memory, created on first use (unshared until `shareWasmMemory`). */
 export function wasmMemory(): WebAssembly.Memory {
-  if (memory) return memory;
-  try {
-    const candidate = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
-    if (!(candidate.buffer instanceof SharedArrayBuffer)) throw new Error('not shared');
-    [memory, shared] = [candidate, true];
-  } catch {
-    // No SharedArrayBuffer (a page that is not cross-origin isolated): threads are then unavailable.
-    memory = new WebAssembly.Memory({ initial: 1 });
-  }
+  memory ??= new WebAssembly.Memory({ initial: 1 });
   return memory;
 }
 
 /** Whether `wasmMemory()` is shared between threads; modules must then import it as shared. */
 export function wasmMemoryShared(): boolean {
-  wasmMemory();
   return shared;
+}
+
+/**
+ * Replaces the memory by a shared one, for GEMM worker threads, once per thread: what was kept in the old one
+ * is dropped, and `wasmGemm()` and `wasmVector()` recompile against the new one. False, with nothing changed,
+ * where the engine cannot share memory (no SharedArrayBuffer). Not the default because copies into a shared
+ * memory are slower: TypedArray.set ran 1.7x slower at 64 KiB and 3x at 4 MiB (Node 20, the bench machine),
+ * which cost decoding, all small products, about a tenth.
+ */
+export function shareWasmMemory(): boolean {
+  if (shared) return true;
+  try {
+    const pages = memory ? memory.buffer.byteLength / PAGE : 1;
+    const candidate = new WebAssembly.Memory({ initial: pages, maximum: SHARED_MAX_PAGES, shared: true });
+    if (!(candidate.buffer instanceof SharedArrayBuffer)) return false;
+    [memory, shared] = [candidate, true];
+  } catch {
+    // No SharedArrayBuffer: a page that is not cross-origin isolated, or an engine without threads.
+    return false;
+  }
+  keptStart = keptEnd = scratchFloats;
+  generation++;
+  return true;
 }
 
 /**

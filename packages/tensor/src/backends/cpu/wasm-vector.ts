@@ -343,10 +343,15 @@ function stageRows(
 }
 
 let compiled: WasmVector | null | undefined;
+let compiledMemory: WebAssembly.Memory | undefined;
 
-/** The vector-math module, compiled on first use; null where this engine lacks WebAssembly SIMD. */
+/**
+ * The vector-math module, compiled on first use and again if the memory was replaced by a shared one; null
+ * where this engine lacks WebAssembly SIMD.
+ */
 export function wasmVector(): WasmVector | null {
-  if (compiled !== undefined) return compiled;
+  if (compiled !== undefined && compiledMemory === wasmMemory()) return compiled;
+  compiledMemory = wasmMemory();
   const bytes = vectorModuleBytes(wasmMemoryShared() ? SHARED_MAX_PAGES : undefined);
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
     compiled = null;
