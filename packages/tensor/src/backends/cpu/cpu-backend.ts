@@ -24,6 +24,7 @@ function gemmThreads(threads: number): GemmThreads {
   const why =
     threadsUnavailable() ?? (shareWasmMemory() ? null : 'this engine cannot share WebAssembly memory');
   if (why) throw unavailable(why);
+  // wasmGemm() has recompiled against the shared memory: the workers instantiate that module.
   return new GemmThreads(threads, (wasmGemm() as WasmGemm).module, wasmMemory());
 }
 

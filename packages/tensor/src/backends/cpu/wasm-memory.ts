@@ -36,7 +36,7 @@ export function wasmMemoryShared(): boolean {
  * is dropped, and `wasmGemm()` and `wasmVector()` recompile against the new one. False, with nothing changed,
  * where the engine cannot share memory (no SharedArrayBuffer). Not the default because copies into a shared
  * memory are slower: TypedArray.set ran 1.7x slower at 64 KiB and 3x at 4 MiB (Node 20, the bench machine),
- * which cost decoding, all small products, about a tenth.
+ * which cost single-threaded decoding (many small products) about a tenth.
  */
 export function shareWasmMemory(): boolean {
   if (shared) return true;
