@@ -11,7 +11,7 @@ import { compareSplit, randomBatch, stackedBatch } from './gemm-fixtures.js';
 import { GemmThreads, threadsUnavailable } from './gemm-threads.js';
 import { keptBytes } from './packed-operands.js';
 import { type WasmGemm, wasmGemm } from './wasm-gemm.js';
-import { shareWasmMemory, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
+import { sharedMaxPages, shareWasmMemory, wasmMemory } from './wasm-memory.js';
 import { wasmVector } from './wasm-vector.js';
 
 const canThread = wasmGemm() !== null && threadsUnavailable() === null;
@@ -26,7 +26,7 @@ function filled(length: number, seed: number): number[] {
 
 describe.skipIf(!canThread)('the shared memory', () => {
   it('replaces the unshared one once: kept operands dropped, kernels recompiled, products still right', () => {
-    expect(wasmMemoryShared()).toBe(false);
+    expect(sharedMaxPages()).toBeUndefined();
     const [before, unshared] = [wasmGemm(), wasmMemory()];
     const batch = stackedBatch(
       new Float32Array(filled(64 * 256, 1)),
@@ -42,7 +42,7 @@ describe.skipIf(!canThread)('the shared memory', () => {
     (before as WasmGemm).run(reference);
     expect(keptBytes()).toBeGreaterThan(0);
     expect(shareWasmMemory()).toBe(true);
-    expect(wasmMemoryShared()).toBe(true);
+    expect(sharedMaxPages()).toBe(65536);
     expect(wasmMemory()).not.toBe(unshared);
     const sharedMemory = wasmMemory();
     expect(sharedMemory.buffer).toBeInstanceOf(SharedArrayBuffer);

@@ -5,7 +5,7 @@
 // Kernels stay synchronous: the caller posts each part through a shared control block and blocks in
 // Atomics.wait until the workers are done (Node, or a Web Worker; a browser's main thread may not block).
 
-import { SwitchyardError } from '../../errors.js';
+import { invariant, SwitchyardError } from '../../errors.js';
 
 /** Int32 words of one worker's slot in the control block (64 bytes, so slots share no cache line). */
 const SLOT = 16;
@@ -123,16 +123,18 @@ export class GemmThreads {
    * @param threads threads in all, the caller included (>= 2).
    * @param module the compiled GEMM module the caller runs, instantiated by every worker.
    * @param memory the shared memory it imports.
+   * The caller has checked `threadsUnavailable()` and made the memory shared.
    */
   constructor(
     readonly threads: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
   ) {
-    const why =
-      threadsUnavailable() ?? (memory.buffer instanceof SharedArrayBuffer ? null : 'memory is not shared');
-    if (why)
-      throw new SwitchyardError('UNSUPPORTED', 'createCpuBackend', `threads: ${threads} unavailable: ${why}`);
+    invariant(
+      memory.buffer instanceof SharedArrayBuffer,
+      'createCpuBackend',
+      'GEMM worker threads need the shared memory (shareWasmMemory)',
+    );
     const workers = threads - 1;
     this.#ctl = new Int32Array(new SharedArrayBuffer(workers * SLOT * 4));
     this.#workers = Array.from({ length: workers }, (_, slot) => {

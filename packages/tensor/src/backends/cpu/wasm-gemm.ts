@@ -6,7 +6,7 @@ import type { GemmBatch } from './gemm-batch.js';
 import { gemmModuleBytes } from './gemm-module.js';
 import { activeGemmThreads } from './gemm-threads.js';
 import { KEEP_MIN_FLOATS, keptOperand } from './packed-operands.js';
-import { copyLines, SHARED_MAX_PAGES, wasmHeap, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
+import { copyLines, sharedMaxPages, wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /**
  * Micro-kernel shape. V8 on x64 allocates 15 SIMD registers and schedules a loop iteration's loads before its
@@ -212,8 +212,7 @@ function stage(
  */
 export function compileWasmGemm({ relaxed }: { relaxed: boolean }): WasmGemm | null {
   if (typeof WebAssembly !== 'object') return null;
-  const sharedMaxPages = wasmMemoryShared() ? SHARED_MAX_PAGES : undefined;
-  const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed, sharedMaxPages });
+  const bytes = gemmModuleBytes({ mr: MR, nr: NR, relaxed, sharedMaxPages: sharedMaxPages() });
   if (!WebAssembly.validate(bytes)) return null;
   const module = new WebAssembly.Module(bytes);
   const instance = new WebAssembly.Instance(module, { env: { memory: wasmMemory() } });

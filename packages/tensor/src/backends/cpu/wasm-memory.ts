@@ -7,7 +7,7 @@
 const PAGE = 65536;
 const GROW_MAX_BYTES = 64 << 20;
 /** The most pages a shared memory may grow to (4 GiB, the wasm32 limit); it reserves address space only. */
-export const SHARED_MAX_PAGES = 65536;
+const SHARED_MAX_PAGES = 65536;
 
 let memory: WebAssembly.Memory | undefined;
 let shared = false;
@@ -26,9 +26,12 @@ export function wasmMemory(): WebAssembly.Memory {
   return memory;
 }
 
-/** Whether `wasmMemory()` is shared between threads; modules must then import it as shared. */
-export function wasmMemoryShared(): boolean {
-  return shared;
+/**
+ * The maximum a module must declare to import `wasmMemory()` as shared (a shared memory must be imported as
+ * shared, with a maximum), or undefined while the memory is not shared.
+ */
+export function sharedMaxPages(): number | undefined {
+  return shared ? SHARED_MAX_PAGES : undefined;
 }
 
 /**

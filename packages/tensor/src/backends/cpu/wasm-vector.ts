@@ -12,7 +12,7 @@ import {
   type VectorUnaryFn,
   vectorModuleBytes,
 } from './vector-module.js';
-import { copyLines, SHARED_MAX_PAGES, wasmHeap, wasmMemory, wasmMemoryShared } from './wasm-memory.js';
+import { copyLines, sharedMaxPages, wasmHeap, wasmMemory } from './wasm-memory.js';
 
 /** Below this many elements the copies in and out cost more than the kernels save: callers keep to JavaScript. */
 export const WASM_MIN = 1024;
@@ -352,7 +352,7 @@ let compiledMemory: WebAssembly.Memory | undefined;
 export function wasmVector(): WasmVector | null {
   if (compiled !== undefined && compiledMemory === wasmMemory()) return compiled;
   compiledMemory = wasmMemory();
-  const bytes = vectorModuleBytes(wasmMemoryShared() ? SHARED_MAX_PAGES : undefined);
+  const bytes = vectorModuleBytes(sharedMaxPages());
   if (typeof WebAssembly !== 'object' || !WebAssembly.validate(bytes)) {
     compiled = null;
     return compiled;
