@@ -50,16 +50,25 @@ interface Temps {
   k: number;
 }
 
+/** 1.5 · 2^23: floats from 2^23 to 2^24 are whole numbers, so x + this rounds x (|x| < 2^22) to one. */
+const ROUND_TO_INTEGER = 1.5 * 2 ** 23;
+/** Its bits: those of ROUND_TO_INTEGER + n exceed them by n. */
+const ROUND_TO_INTEGER_BITS = 0x4b400000;
+
 /**
- * Appends exp(x) of the v128 local `x`, leaving it on the stack (Cephes expf). x is clamped to
- * [-104, 88.8] (f32x4.min/max keep NaN), n = round(x log2 e), r = x - n ln 2 in two parts, exp(r) by a
- * degree-7 polynomial (Cephes coefficients) on |r| <= ln 2 / 2, and 2^n applied as 2^⌊n/2⌋ · 2^(n-⌊n/2⌋) so both factors are normal
- * floats: the products overflow to Infinity above ln(FLT_MAX) and go through the subnormals to 0 below.
- * Within 2 ulp of the correctly rounded exp.
+ * Appends exp(x) of the v128 local `x`, leaving it on the stack (Cephes expf). x is clamped to [-104, 88.8]
+ * by pmax(x, -104) = x < -104 ? -104 : x and pmin likewise, which keep a NaN x and are one instruction each
+ * where max and min are several; n = round(x log2 e), r = x - n ln 2 in two parts, exp(r) by a degree-7
+ * polynomial (Cephes coefficients) on |r| <= ln 2 / 2, and 2^n applied as 2^⌊n/2⌋ · 2^(n-⌊n/2⌋) so both
+ * factors are normal floats: the products overflow to Infinity above ln(FLT_MAX) and go through the
+ * subnormals to 0 below. Within 2 ulp of the correctly rounded exp.
  */
 function emitExp(f: FunctionBody, x: number, t: Temps): void {
-  f.get(x).f32x4Const(-104).vector('f32x4Max').f32x4Const(88.8).vector('f32x4Min').set(t.r);
-  f.get(t.r).f32x4Const(Math.LOG2E).f32x4Mul().vector('f32x4Nearest').set(t.n);
+  f.get(x).f32x4Const(-104).vector('f32x4Pmax').f32x4Const(88.8).vector('f32x4Pmin').set(t.r);
+  // n = round(x log2 e), ties to even as f32x4.nearest: |x log2 e| < 2^22, so adding 1.5 · 2^23 leaves units in
+  // the sum's last bit, whose integer bits keep n for k below.
+  f.get(t.r).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Const(ROUND_TO_INTEGER).f32x4Add().set(t.k);
+  f.get(t.k).f32x4Const(ROUND_TO_INTEGER).vector('f32x4Sub').set(t.n);
   // r = x - n · 0.693359375 - n · (-2.12194440e-4): the first constant is exact in few bits.
   f.get(t.r, t.n).f32x4Const(0.693359375).f32x4Mul().vector('f32x4Sub');
   f.get(t.n).f32x4Const(-2.1219444e-4).f32x4Mul().vector('f32x4Sub').set(t.r);
@@ -70,7 +79,7 @@ function emitExp(f: FunctionBody, x: number, t: Temps): void {
   for (const c of coefficients.slice(1)) f.get(t.p, t.r).f32x4Mul().f32x4Const(c).f32x4Add().set(t.p);
   // p · r² + r + 1
   f.get(t.p, t.r).f32x4Mul().get(t.r).f32x4Mul().get(t.r).f32x4Add().f32x4Const(1).f32x4Add().set(t.p);
-  f.get(t.n).vector('i32x4TruncSatF32x4S').set(t.k);
+  f.get(t.k).i32x4Const(ROUND_TO_INTEGER_BITS).vector('i32x4Sub').set(t.k);
   const pow2 = (pushExponent: () => void) => {
     pushExponent();
     f.i32x4Const(127).vector('i32x4Add').i32(23).vector('i32x4Shl');
@@ -376,8 +385,9 @@ function weightedGather(): FunctionBody {
  * them, τ, is at most the k-th best (four keys are at least τ), so keys below τ never matter. The second pass
  * then goes four keys at a time: until k keys are picked, a key is a candidate when it is at least τ or NaN;
  * after, when it is larger than the k-th best or NaN; four non-candidates are dismissed by one comparison,
- * candidates are inserted in place. A NaN k-th best ends the row (nothing later ranks before it). Without τ
- * (k > 4, a NaN among the lane maxima, or e < 4) every key is a candidate until k are picked.
+ * candidates are inserted in place. A NaN k-th best ends the row (nothing later ranks before it). NaN keys are
+ * always candidates, so the lane maxima leave them out. Without τ (k > 4, or e < 4) every key is a candidate
+ * until k are picked.
  */
 function topk(): FunctionBody {
   const [src, dst, rows, e, k] = [0, 1, 2, 3, 4];
@@ -463,20 +473,22 @@ function topk(): FunctionBody {
   };
   f.get(e).i32(4).sub().set(last4);
   f.loop(); // rows
-  // τ: the least of the lane maxima, or -Infinity.
+  // τ: the least of the lane maxima over the keys that are not NaN, or -Infinity. pmax(τ, x) = τ < x ? x : τ
+  // passes NaN over and is one instruction where max, which propagates NaN, is several.
   f.f32x4Const(Number.NEGATIVE_INFINITY).set(tauv);
   f.i32(0).set(j);
   f.block();
   f.get(j, last4).scalar('i32GtS').brIf(0);
   f.loop();
+  f.get(tauv);
   address(src, () => f.get(j));
-  f.v128Load(0).get(tauv).vector('f32x4Max').set(tauv);
+  f.v128Load(0).vector('f32x4Pmax').set(tauv);
   f.bump(j, 4);
   f.get(j, last4).scalar('i32GtS').eqz().brIf(0);
   f.end();
   f.end();
   horizontal(f, tauv, 'f32x4Min');
-  f.get(tauv, tauv).vector('f32x4Ne').anyTrue().get(k).i32(4).scalar('i32GtS').scalar('i32Or').if();
+  f.get(k).i32(4).scalar('i32GtS').if();
   f.f32x4Const(Number.NEGATIVE_INFINITY).set(tauv);
   f.end();
   f.get(tauv).extractLane(0).set(tau);
@@ -548,6 +560,14 @@ function softmax(): FunctionBody {
   const [i, s, d] = [f.local(I32), f.local(I32), f.local(I32)];
   const [m, sum, x] = [f.local(V128), f.local(V128), f.local(V128)];
   const t = { n: f.local(V128), r: f.local(V128), p: f.local(V128), k: f.local(V128) };
+  const block = blockLocals(f);
+  // v = src[s + offset] - m; v = exp(v), stored at dst[d + offset].
+  const loadShifted = (v: number, offset: number) =>
+    f.get(s).v128Load(offset).get(m).vector('f32x4Sub').set(v);
+  const storeExp = (v: number, temps: Temps, offset: number) => {
+    emitExp(f, v, temps);
+    f.set(v).get(d, v).v128Store(offset);
+  };
   const rowLoop = (body: () => void) => {
     f.get(src).set(s).get(dst).set(d).get(n4).set(i);
     f.loop();
@@ -557,18 +577,35 @@ function softmax(): FunctionBody {
   };
   f.loop(); // rows
   f.f32x4Const(Number.NEGATIVE_INFINITY).set(m);
-  rowLoop(() => f.get(m, s).v128Load(0).vector('f32x4Max').set(m));
+  // pmax (m < x ? x : m) is one instruction where max, which orders zeros and propagates NaN, is several on
+  // the accumulator's chain. A NaN is passed over here, but it makes the row's sum and so every output NaN
+  // either way, and m is a signed zero only where exp(x - m) does not depend on its sign.
+  rowLoop(() => f.get(m, s).v128Load(0).vector('f32x4Pmax').set(m));
   horizontal(f, m, 'f32x4Max');
   // m - m is 0 exactly when m is finite; otherwise the mask is 0 and so is m.
   f.get(m, m, m).vector('f32x4Sub').f32x4Const(0).vector('f32x4Eq').vector('v128And').set(m);
   f.f32x4Const(0).set(sum);
-  rowLoop(() => {
-    f.get(s).v128Load(0).get(m).vector('f32x4Sub').set(x);
-    emitExp(f, x, t);
-    f.set(x);
-    f.get(d, x).v128Store(0);
-    f.get(sum, x).f32x4Add().set(sum);
-  });
+  f.get(src).set(s).get(dst).set(d).get(n4).set(i);
+  // exp(x - m) a block of UNARY_BLOCK vectors at a time while a whole block is left (the polynomials overlap,
+  // as in `unary`), then vector by vector; the sum takes the vectors in order either way.
+  f.block().loop();
+  f.get(i).i32(UNARY_BLOCK).scalar('i32LtS').brIf(1);
+  for (const v of block) loadShifted(v.x, v.offset);
+  for (const v of block) storeExp(v.x, v.t, v.offset);
+  for (const v of block) f.get(sum, v.x).f32x4Add().set(sum);
+  f.bump(s, 16 * UNARY_BLOCK)
+    .bump(d, 16 * UNARY_BLOCK)
+    .bump(i, -UNARY_BLOCK);
+  f.br(0).end().end();
+  f.block();
+  f.get(i).eqz().brIf(0);
+  f.loop();
+  loadShifted(x, 0);
+  storeExp(x, t, 0);
+  f.get(sum, x).f32x4Add().set(sum);
+  f.bump(s, 16).bump(d, 16).bump(i, -1);
+  f.get(i).brIf(0).end();
+  f.end();
   horizontal(f, sum, 'f32x4Add');
   rowLoop(() => f.get(d, d).v128Load(0).get(sum).vector('f32x4Div').v128Store(0));
   f.get(src, n4).i32(16).mul().add().set(src);

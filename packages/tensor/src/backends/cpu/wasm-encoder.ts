@@ -94,6 +94,8 @@ const SIMD = {
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  f32x4Pmin: 0xea,
+  f32x4Pmax: 0xeb,
   i32x4TruncSatF32x4S: 0xf8,
   f32x4ConvertI32x4S: 0xfa,
   f32x4RelaxedMadd: 0x105,
@@ -122,6 +124,8 @@ export type VectorOp =
   | 'f32x4Div'
   | 'f32x4Min'
   | 'f32x4Max'
+  | 'f32x4Pmin'
+  | 'f32x4Pmax'
   | 'i32x4TruncSatF32x4S'
   | 'f32x4ConvertI32x4S';
 
