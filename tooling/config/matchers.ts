@@ -16,8 +16,11 @@ function flatten(value: Comparable): { shape: number[] | null; values: number[] 
   const out: number[] = [];
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(walk);
-    else if (ArrayBuffer.isView(v)) out.push(...Array.from(v as unknown as ArrayLike<number>, Number));
-    else out.push(Number(v));
+    // Element by element: spreading a typed array of a few hundred thousand overflows the stack.
+    else if (ArrayBuffer.isView(v)) {
+      const a = v as unknown as ArrayLike<number>;
+      for (let i = 0; i < a.length; i++) out.push(Number(a[i]));
+    } else out.push(Number(v));
   };
   walk(value);
   return { shape: null, values: out };

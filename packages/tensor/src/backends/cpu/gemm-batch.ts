@@ -7,8 +7,8 @@ import { wasmGemm } from './wasm-gemm.js';
 /**
  * A batch of products C_t[m, n] = A_t[m, k] @ B_t[k, n], t < aOffsets.length. Element (i, p) of A_t is
  * `a[aOffsets[t] + i * aRowStride + p * aColStride]` (a transposed operand is only a change of strides), likewise
- * for B_t; C_t is written at `c[cOffsets[t] + i * ldc + j]`, which must hold zeros there (as a fresh array
- * does). One of each operand's strides is 1 and the other is at least its extent along the contiguous axis.
+ * for B_t; C_t is written at `c[cOffsets[t] + i * ldc + j]`, whatever was there before (zeros when k is 0).
+ * One of each operand's strides is 1 and the other is at least its extent along the contiguous axis.
  */
 export interface GemmBatch {
   m: number;
@@ -45,18 +45,30 @@ function worthWasm(m: number, n: number, k: number): boolean {
 /** Computes every product of `batch`, on the fastest path available. */
 export function gemmBatch(batch: GemmBatch): void {
   const { m, n, k } = batch;
-  if (m === 0 || n === 0 || k === 0 || batch.aOffsets.length === 0) return;
+  if (m === 0 || n === 0 || batch.aOffsets.length === 0) return;
+  if (k === 0) {
+    zeroC(batch);
+    return;
+  }
   const wasm = worthWasm(m, n, k) ? wasmGemm() : null;
   if (wasm) wasm.run(batch);
   else jsGemmBatch(batch);
 }
 
+/** Zeroes every C_t of the batch. */
+function zeroC({ m, n, c, cOffsets, ldc }: GemmBatch): void {
+  for (let t = 0; t < cOffsets.length; t++) {
+    for (let i = 0, at = cOffsets[t] as number; i < m; i++, at += ldc) c.fill(0, at, at + n);
+  }
+}
+
 /**
- * The JavaScript path of `gemmBatch`: a transposed operand is copied row-major, once while consecutive products
- * share it.
+ * The JavaScript path of `gemmBatch`: C is zeroed, then accumulated into; a transposed operand is copied
+ * row-major, once while consecutive products share it.
  */
 export function jsGemmBatch(batch: GemmBatch): void {
   const { m, n, k, c, ldc } = batch;
+  zeroC(batch);
   let aCopy: Float32Array | undefined;
   let bCopy: Float32Array | undefined;
   let aCopied = 0;

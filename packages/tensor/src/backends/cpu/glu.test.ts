@@ -1,14 +1,16 @@
 // The CPU glu kernels against the unfused kernels they replace: glu(a, b) is mul(unary(a), b) bit for bit
 // (the JavaScript loops round fn to f32 first; the WebAssembly swiglu computes the unary silu kernel's silu),
 // the cotangent of up is mul(g, unary(gate)) bit for bit, and the cotangent of the gate is close to its
-// float64 value (the WebAssembly swigluGrad: the unfused silu VJP's f32 steps, bit for bit).
-import { describe, expect, it } from 'vitest';
+// float64 value (the WebAssembly swigluGrad: the unfused silu VJP's f32 steps, bit for bit). Recycled outputs
+// are written in full.
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AnyHostArray } from '../../dtype.js';
 import { philoxFill } from '../../philox.js';
 import { GLU_FNS, type GluFn } from '../../primitives.js';
 import type { KernelInput } from '../backend.js';
 import { binaryKernel, unaryFns, unaryKernel } from './elementwise.js';
 import { gluGradKernel, gluKernel } from './glu.js';
+import { clearRecycled, recycle } from './host-pool.js';
 import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
@@ -168,5 +170,32 @@ describe('gluGradKernel', () => {
     const inner = f(binaryKernel([mul(x, oneMinus), c(1)], { fn: 'add' }, out(n)));
     const want = mul(mul(g, u), mul(s, inner));
     expectSame(gluGradKernel([x, u, g], { fn: 'silu', wrt: 'gate' }, out(n)), want.data, 'silu');
+  });
+});
+
+describe('recycled outputs', () => {
+  afterEach(() => clearRecycled());
+
+  // The glu kernels write into recycled arrays without zeroing them (overwrittenF32): with a NaN-filled array
+  // of the output's length (1 MiB, so the pool keeps it) first in the pool, every element must be written.
+  it.each(['silu', 'gelu'] as const)('%s writes every element of a recycled output', (fn) => {
+    const n = 1 << 18;
+    const [a, b, g] = [input(n, 15, 6), input(n, 16, 3), input(n, 17, 2)];
+    const clean = [gluKernel([a, b], { fn }, out(n)), gluGradKernel([a, b, g], { fn, wrt: 'gate' }, out(n))];
+    const poisoned = (kernel: () => AnyHostArray) => {
+      clearRecycled();
+      recycle(new Float32Array(n).fill(Number.NaN));
+      return kernel();
+    };
+    expectSame(
+      poisoned(() => gluKernel([a, b], { fn }, out(n))),
+      clean[0] as AnyHostArray,
+      fn,
+    );
+    expectSame(
+      poisoned(() => gluGradKernel([a, b, g], { fn, wrt: 'gate' }, out(n))),
+      clean[1] as AnyHostArray,
+      `${fn} gate cotangent`,
+    );
   });
 });

@@ -6,7 +6,7 @@ import type { AnyHostArray } from '../../dtype.js';
 import type { GluFn } from '../../primitives.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { erf, unaryFns } from './elementwise.js';
-import { outputF32 } from './host-pool.js';
+import { overwrittenF32 } from './host-pool.js';
 import { WASM_MIN, wasmVector } from './wasm-vector.js';
 
 type In = KernelInput<AnyHostArray>;
@@ -82,7 +82,7 @@ function wasmSilu(fn: GluFn, arrays: readonly Arr[]): ReturnType<typeof wasmVect
 }
 
 function glu(fn: GluFn, a: Arr, b: Arr): Float32Array {
-  const dst = outputF32(a.length);
+  const dst = overwrittenF32(a.length);
   const wasm = wasmSilu(fn, [a, b]);
   if (wasm) wasm.swiglu(a as Float32Array, b as Float32Array, dst);
   else gluLoop(fn, a, b, dst);
@@ -109,7 +109,7 @@ export function gluGradKernel(
 ): AnyHostArray {
   const [x, u, dy] = [(gate as In).data, (up as In).data, (g as In).data];
   if (wrt === 'up') return glu(fn, x, dy);
-  const dst = outputF32(x.length);
+  const dst = overwrittenF32(x.length);
   const wasm = wasmSilu(fn, [x, u, dy]);
   if (wasm) wasm.swigluGrad(x as Float32Array, u as Float32Array, dy as Float32Array, dst);
   else gluGateGradLoop(fn, x, u, dy, dst);

@@ -5,7 +5,14 @@ import { getBackend, setBackend } from '../../engine.js';
 import { full } from '../../ops/creation.js';
 import { matmul } from '../../ops/linalg.js';
 import { createCpuBackend } from './cpu-backend.js';
-import { clearRecycled, outputArray, outputF32, recycle, recycledBytes } from './host-pool.js';
+import {
+  clearRecycled,
+  outputArray,
+  outputF32,
+  overwrittenF32,
+  recycle,
+  recycledBytes,
+} from './host-pool.js';
 
 const MIB = 1 << 20;
 
@@ -25,6 +32,18 @@ describe('host pool', () => {
     expect(recycledBytes()).toBe(0);
   });
 
+  it('hands a recycled array back as it was to an output its kernel overwrites, else a zeroed new one', () => {
+    const a = outputF32(MIB / 4);
+    a.fill(7);
+    recycle(a);
+    const b = overwrittenF32(MIB / 4);
+    expect(b === a).toBe(true);
+    expect(b[0]).toBe(7);
+    const c = overwrittenF32(MIB / 4);
+    expect(c === a).toBe(false);
+    expect(c.every((v) => v === 0)).toBe(true);
+  });
+
   it('leaves small arrays and 16-bit encodings to the allocator', () => {
     recycle(new Float32Array(1000));
     recycle(new Uint16Array(MIB));
@@ -40,7 +59,7 @@ describe('host pool', () => {
     expect(taken.map((t) => arrays.indexOf(t))).toEqual([2, 1, -1]);
   });
 
-  it('backend outputs reuse freed storages and stay correct (a GEMM accumulates onto its zeroed output)', () => {
+  it('backend outputs reuse freed storages and stay correct (a GEMM overwrites its recycled output)', () => {
     const previous = getBackend();
     const backend = createCpuBackend();
     setBackend(backend);

@@ -1,11 +1,12 @@
 // The CPU matmul kernels at sizes that take the WebAssembly GEMM, against the float64 references: broadcast
 // batches under every transpose, grouped products with empty segments and rows past the last offset, and the
-// grouped weight gradient.
-import { describe, expect, it } from 'vitest';
+// grouped weight gradient; outputs recycled with stale values written in full.
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AnyHostArray, DType } from '../../dtype.js';
 import { philoxFill } from '../../philox.js';
 import { groupedMatmulGradWRef, groupedMatmulRef, matmulRef } from '../../testing/reference.js';
 import type { KernelInput } from '../backend.js';
+import { clearRecycled, recycle } from './host-pool.js';
 import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from './matmul.js';
 
 const TOL = { rtol: 1e-5, atol: 1e-5 };
@@ -62,5 +63,51 @@ describe('grouped kernels', () => {
     const ref = groupedMatmulGradWRef(x.data, k, dy.data, n, offsetsList);
     expect(dw).toAllClose(ref.values, TOL);
     expect(Array.from(dw.subarray(k * n, 2 * k * n))).toEqual(new Array(k * n).fill(0));
+  });
+});
+
+describe('recycled outputs', () => {
+  // The matrix products write into recycled arrays without zeroing them first (overwrittenF32): a NaN-filled
+  // array of the output's length (1 MiB and more, so the pool keeps it) goes first in the pool, and every
+  // element must be written, zeros included.
+  const poisoned = (length: number) => {
+    clearRecycled();
+    recycle(new Float32Array(length).fill(Number.NaN));
+  };
+  afterEach(() => clearRecycled());
+
+  it('groupedMatmulKernel zeroes the rows no segment covers, before, between and after the segments', () => {
+    const [rows, k, n] = [1024, 8, 256];
+    // Rows 0..15 precede the first offset; 300..309 fall between a segment and a later one; 1000.. follow.
+    const list = [16, 300, 300, 1000];
+    const offsets = { data: Int32Array.from(list), shape: [list.length], dtype: 'i32' as DType };
+    const [x, w] = [input([rows, k], 6), input([3, k, n], 7)];
+    poisoned(rows * n);
+    const y = groupedMatmulKernel([x, w, offsets], { transW: false }, { shape: [rows, n], dtype: 'f32' });
+    expect(y).toAllClose(groupedMatmulRef(x.data, rows, k, w.data, w.shape, list, false).values, TOL);
+    expect(y.every((v) => !Number.isNaN(v))).toBe(true);
+    expect(y.subarray(0, 16 * n).every((v) => v === 0)).toBe(true);
+  });
+
+  it('groupedMatmulGradWKernel writes zeros for an empty segment', () => {
+    const [rows, k, n] = [64, 256, 256];
+    const list = [0, 40, 40, 64];
+    const offsets = { data: Int32Array.from(list), shape: [list.length], dtype: 'i32' as DType };
+    const [x, dy] = [input([rows, k], 8), input([rows, n], 9)];
+    poisoned(3 * k * n);
+    const dw = groupedMatmulGradWKernel([x, dy, offsets], {}, { shape: [3, k, n], dtype: 'f32' });
+    expect(dw).toAllClose(groupedMatmulGradWRef(x.data, k, dy.data, n, list).values, TOL);
+    expect(dw.subarray(k * n, 2 * k * n).every((v) => v === 0)).toBe(true);
+  });
+
+  it('matmulKernel writes zeros for an empty inner dimension', () => {
+    const [m, n] = [512, 512];
+    poisoned(m * n);
+    const y = matmulKernel(
+      [input([m, 0], 10), input([0, n], 11)],
+      { transA: false, transB: false },
+      { shape: [m, n], dtype: 'f32' },
+    );
+    expect(y.every((v) => v === 0)).toBe(true);
   });
 });

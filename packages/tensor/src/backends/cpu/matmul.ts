@@ -2,7 +2,7 @@ import type { AnyHostArray } from '../../dtype.js';
 import { broadcastIndex, sizeOf } from '../../shape.js';
 import type { KernelInput, KernelOutput } from '../backend.js';
 import { gemmBatch } from './gemm-batch.js';
-import { outputF32 } from './host-pool.js';
+import { overwrittenF32 } from './host-pool.js';
 
 type In = KernelInput<AnyHostArray>;
 
@@ -19,7 +19,7 @@ export function matmulKernel(
   const k = (transA ? ta.shape.at(-2) : ta.shape.at(-1)) as number;
   const batchShape = out.shape.slice(0, -2);
   const batch = sizeOf(batchShape);
-  const c = outputF32(batch * m * n);
+  const c = overwrittenF32(batch * m * n);
   const ia = broadcastIndex(ta.shape.slice(0, -2), batchShape);
   const ib = broadcastIndex(tb.shape.slice(0, -2), batchShape);
   const aOffsets = new Array<number>(batch);
@@ -68,9 +68,13 @@ export function groupedMatmulKernel(
   const [rows, k] = tx.shape as [number, number];
   const n = out.shape[1] as number;
   const experts = tw.shape[0] as number;
-  const y = outputF32(rows * n);
+  const y = overwrittenF32(rows * n);
+  // Rows below `written` are a segment's product or zeroed; the rows no segment covers are zeroed.
+  let written = 0;
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
+    if (lo > written) y.fill(0, written * n, lo * n);
+    written = Math.max(written, hi);
     gemmBatch({
       m: hi - lo,
       n,
@@ -89,6 +93,7 @@ export function groupedMatmulKernel(
       ldc: n,
     });
   }
+  y.fill(0, written * n);
   return y;
 }
 
@@ -102,7 +107,8 @@ export function groupedMatmulGradWKernel(
   const [rows, k] = tx.shape as [number, number];
   const n = (dy as In).shape[1] as number;
   const experts = out.shape[0] as number;
-  const dw = outputF32(experts * k * n);
+  // Each expert's block is its product, zeros for an empty segment (k = 0).
+  const dw = overwrittenF32(experts * k * n);
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
     gemmBatch({
