@@ -118,6 +118,15 @@ export interface PrimitiveAttrs {
    * nothing. The MoE combine (unpermute) as one gather-sum: no atomics, so the same bits on every run.
    */
   weightedGather: Record<string, never>;
+  /**
+   * The cotangent of one input of `weightedGather`, inputs [src [R, ...rest], rows [T, K] i32, weights [T, K],
+   * g [T, ...rest]] (g the cotangent of its output). `wrt` 'src': out [R, ...rest], out[r] = Σ over the (t, k)
+   * with rows[t, k] = r, in (t, k) order from zero, of weights[t, k] · g[t] (src gives only R). `wrt`
+   * 'weights': out [T, K] = <g[t], src[rows[t, k]]>, summed in element order (weights unused). Rows outside
+   * [0, R) receive nothing and give 0. Applied only by weightedGather's VJP, inside backward: one pass each
+   * where the composite took mul, scatterAdd and slice, or gather, mul, sum and where.
+   */
+  weightedGatherGrad: { wrt: 'src' | 'weights' };
   /** Permutes axes. */
   transpose: { perm: number[] };
   /** A contiguous box starting at `begin` of extent `size`. */
@@ -170,6 +179,7 @@ export const PRIMITIVE_NAMES = [
   'gather',
   'scatterAdd',
   'weightedGather',
+  'weightedGatherGrad',
   'transpose',
   'slice',
   'pad',

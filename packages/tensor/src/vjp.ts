@@ -10,6 +10,7 @@ import { groupedMatmul, groupedMatmulGradW, matmul } from './ops/linalg.js';
 import { softmax } from './ops/nn.js';
 import { sum } from './ops/reduce.js';
 import { cumsum } from './ops/scan.js';
+import { weightedGatherGrad } from './ops/weighted-gather.js';
 import type { PrimitiveAttrs, PrimName, UnaryFn } from './primitives.js';
 import type { Tensor } from './tensor.js';
 
@@ -249,46 +250,14 @@ export const vjpRules: { readonly [P in PrimName]: Rule<P> } = {
   scatterAdd: (g, [, idx]) => [gather(g, idx as Tensor), null],
   weightedGather: (g, [src, rows, weights], _y, _attrs, needs) => {
     // Out-of-range rows contribute nothing forward, so they get no gradient and give their weight none.
-    // gather and scatterAdd refuse them on synchronous backends: the weights' gradient gathers a clamped row
-    // for them and masks the [T, K] result; the source's gradient sends their products to a sink row R, sliced
-    // off (so no 0 · inf = NaN reaches a real row, and no [T, K, ...] mask is needed).
-    const x = src as Tensor;
-    const idx = rows as Tensor;
-    const w = weights as Tensor;
-    const r = x.shape[0] as number;
-    const [t, k] = idx.shape as [number, number];
-    const rest = x.shape.slice(1);
-    if (r === 0) {
-      return [needs[0] ? zeros(x.shape, x.dtype) : null, null, needs[2] ? zeros([t, k], w.dtype) : null];
-    }
-    // A row is valid where clamping leaves it unchanged.
-    const safe = ew.clamp(idx, 0, r - 1);
-    const valid = ew.equal(safe, idx);
-    const ones = rest.map(() => 1);
-    const g1 = reshape(g, [t, 1, ...rest]);
-    // d src[r] = Σ over the pairs (t, k) with rows[t, k] = r of weights[t, k] · g[t].
-    const gSrc = needs[0]
-      ? slice(
-          scatterAdd(ew.mul(g1, reshape(w, [t, k, ...ones])), ew.where(valid, idx, r), r + 1),
-          x.shape.map(() => 0),
-          x.shape,
-        )
-      : null;
-    // d weights[t, k] = <g[t], src[rows[t, k]]>.
-    let gW: Tensor | null = null;
-    if (needs[2]) {
-      const terms = ew.mul(gather(x, safe), g1);
-      const dots =
-        rest.length === 0
-          ? terms
-          : sum(
-              terms,
-              rest.map((_, i) => i + 2),
-            );
-      gW = ew.where(valid, dots, 0);
-    }
-    return [gSrc, null, gW];
+    const [x, idx, w] = [src, rows, weights] as [Tensor, Tensor, Tensor];
+    return [
+      needs[0] ? weightedGatherGrad(x, idx, w, g, 'src') : null,
+      null,
+      needs[2] ? weightedGatherGrad(x, idx, w, g, 'weights') : null,
+    ];
   },
+  weightedGatherGrad: backwardOnly('weightedGatherGrad'),
   transpose: (g, _inputs, _y, { perm }) => {
     const inverse = new Array<number>(perm.length);
     perm.forEach((p, i) => {

@@ -1,6 +1,6 @@
 import { isFloat, promote } from '../dtype.js';
 import { apply, op } from '../engine.js';
-import { fmtShape, SwitchyardError } from '../errors.js';
+import { fmtShape, invariant, SwitchyardError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
 import { checkIndexTensor, checkTensor } from './validate.js';
@@ -71,4 +71,30 @@ export const weightedGather = op(function weightedGather(src: Tensor, rows: Tens
     [rows.shape[0] as number, ...src.shape.slice(1)],
     dtype,
   );
+});
+
+/**
+ * The cotangent of `weightedGather`'s `wrt` input given the cotangent `g` [T, ...rest] of its output:
+ * Σ_{(t, k): rows[t, k] = r} weights[t, k] · g[t] for each row r of `'src'`, <g[t], src[rows[t, k]]> for
+ * `'weights'`; rows out of range give and get nothing. Internal: only weightedGather's VJP applies it (inside
+ * backward, where nothing is recorded).
+ */
+export const weightedGatherGrad = op(function weightedGatherGrad(
+  src: Tensor,
+  rows: Tensor,
+  weights: Tensor,
+  g: Tensor,
+  wrt: 'src' | 'weights',
+): Tensor {
+  const [t, k] = rows.shape as [number, number];
+  invariant(
+    src.dtype === weights.dtype &&
+      rows.rank === 2 &&
+      weights.shape.join() === rows.shape.join() &&
+      g.shape.join() === [t, ...src.shape.slice(1)].join(),
+    'weightedGatherGrad',
+    `src ${src.dtype} ${fmtShape(src.shape)}, rows ${fmtShape(rows.shape)}, weights ${weights.dtype} ${fmtShape(weights.shape)} and g ${fmtShape(g.shape)} must agree`,
+  );
+  const shape = wrt === 'src' ? src.shape : [t, k];
+  return apply('weightedGatherGrad', [src, rows, weights, cast(g, src.dtype)], { wrt }, shape, src.dtype);
 });

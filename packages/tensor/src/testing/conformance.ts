@@ -13,7 +13,7 @@ import { RANDOM_CASES } from './conformance/random.js';
 import { REDUCE_CASES } from './conformance/reduce.js';
 import { ROUTER_CASES } from './conformance/router.js';
 import { SORT_CASES } from './conformance/sort.js';
-import { WEIGHTED_GATHER_CASES } from './conformance/weighted-gather.js';
+import { WEIGHTED_GATHER_CASES, WEIGHTED_GATHER_GRAD_CASES } from './conformance/weighted-gather.js';
 
 export { expectTensor } from './expect.js';
 
@@ -62,6 +62,7 @@ const CASES: [PrimName, string, CaseBody][] = [
   ...LINALG_CASES,
   ...INDEXING_CASES,
   ...WEIGHTED_GATHER_CASES,
+  ...WEIGHTED_GATHER_GRAD_CASES,
   ...SORT_CASES,
   ...ROUTER_CASES,
   ...BUCKET_SORT_CASES,

@@ -18,7 +18,7 @@ import { groupedMatmulGradWKernel, groupedMatmulKernel, matmulKernel } from './m
 import { argReduceKernel, cumsumKernel, logSoftmaxKernel, reduceKernel, softmaxKernel } from './reduce.js';
 import { routerTopKKernel } from './router-topk.js';
 import { argsortKernel, bucketSortKernel, topkKernel } from './sort.js';
-import { weightedGatherKernel } from './weighted-gather.js';
+import { weightedGatherGradKernel, weightedGatherKernel } from './weighted-gather.js';
 
 /** The CPU kernel table: one entry per primitive, checked by the compiler. */
 export const cpuKernels: KernelTable<AnyHostArray> = {
@@ -44,6 +44,7 @@ export const cpuKernels: KernelTable<AnyHostArray> = {
   gather: gatherKernel,
   scatterAdd: scatterAddKernel,
   weightedGather: weightedGatherKernel,
+  weightedGatherGrad: weightedGatherGradKernel,
   transpose: transposeKernel,
   slice: sliceKernel,
   pad: padKernel,

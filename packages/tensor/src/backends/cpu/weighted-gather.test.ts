@@ -1,11 +1,14 @@
 // The CPU weightedGather kernel: the WebAssembly paths (source copied whole, or rows staged) give the
 // JavaScript loop's bits, out-of-range rows add nothing (not even a NaN weight's NaN), and for K <= 2 the
-// result is scatterAdd(mul(rows, w), token) bit for bit: each product rounded to f32, added from +0.
+// result is scatterAdd(mul(rows, w), token) bit for bit: each product rounded to f32, added from +0. The
+// gradient kernel gives the bits of the composites it replaced in weightedGather's VJP.
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../ops/creation.js';
-import { mul } from '../../ops/elementwise.js';
+import { clamp, equal, mul, where } from '../../ops/elementwise.js';
+import { gather, scatterAdd } from '../../ops/indexing.js';
+import { reshape, slice } from '../../ops/layout.js';
 import { sum } from '../../ops/reduce.js';
-import { weightedGather } from '../../ops/weighted-gather.js';
+import { weightedGather, weightedGatherGrad } from '../../ops/weighted-gather.js';
 import { philoxFill } from '../../philox.js';
 import { binaryKernel } from './elementwise.js';
 import { gatherKernel, scatterAddKernel } from './indexing.js';
@@ -135,6 +138,29 @@ describe('cpu weightedGather kernel', () => {
 });
 
 describe('weightedGather gradient', () => {
+  it('weightedGatherGrad gives the bits of the composites (scatterAdd of products, sums of gathered products)', () => {
+    const [r, width, t, k] = [60, 48, 50, 6];
+    const src = tensor(uniform(r * width, 11), { shape: [r, width] });
+    const rows = tensor(rowIds(t * k, r, 12), { shape: [t, k], dtype: 'i32' });
+    const w = tensor(uniform(t * k, 13), { shape: [t, k] });
+    const g = tensor(uniform(t * width, 14), { shape: [t, width] });
+    // What the VJP computed before the primitive: invalid rows sent to a sink row R, sliced off, and their
+    // weights' gradient masked to 0.
+    const safe = clamp(rows, 0, r - 1);
+    const valid = equal(safe, rows);
+    const g1 = reshape(g, [t, 1, width]);
+    const products = mul(g1, reshape(w, [t, k, 1]));
+    const srcWant = slice(scatterAdd(products, where(valid, rows, r), r + 1), [0, 0], [r, width]);
+    const weightsWant = where(valid, sum(mul(gather(src, safe), g1), -1), 0);
+    const srcGot = weightedGatherGrad(src, rows, w, g, 'src');
+    const weightsGot = weightedGatherGrad(src, rows, w, g, 'weights');
+    expect(bitMismatches(srcGot.dataSync(), srcWant.dataSync())).toBe(0);
+    expect(bitMismatches(weightsGot.dataSync(), weightsWant.dataSync())).toBe(0);
+    for (const x of [src, rows, w, g, safe, valid, g1, products, srcWant, weightsWant, srcGot, weightsGot]) {
+      x.dispose();
+    }
+  });
+
   it('a pair whose row is out of range sends nothing to row 0, not even 0 · inf', () => {
     const src = tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3] }).requireGrad();
     const rows = tensor([7, 0], { shape: [2, 1], dtype: 'i32' });

@@ -46,3 +46,44 @@ export function weightedGatherJs({ dst, src, ids, weights, rows, t, k, width }: 
     }
   }
 }
+
+/**
+ * The weightedGatherGrad kernel, inputs [src, rows, weights, g]. 'src': each product weights[t, k] · g[t]
+ * rounded to f32 and added into its row of a zeroed f32 output, in (t, k) order: `scatterAdd(mul(g, w), rows)`
+ * bit for bit. 'weights': the products g[t] · src[rows[t, k]] rounded to f32 and summed in float64 in element
+ * order, rounded once: `sum(mul(gather(src, rows), g), -1)` bit for bit. Rows out of range give and get 0.
+ */
+export function weightedGatherGradKernel(
+  [src, rows, weights, g]: readonly In[],
+  { wrt }: { wrt: 'src' | 'weights' },
+): AnyHostArray {
+  const x = src as In;
+  const r = x.shape[0] as number;
+  const width = sizeOf(x.shape.slice(1));
+  const [t, k] = (rows as In).shape as [number, number];
+  const ids = (rows as In).data as Int32Array;
+  const gs = (g as In).data as Float32Array;
+  const dst = outputF32(wrt === 'src' ? r * width : t * k);
+  if (wrt === 'src') {
+    const w = (weights as In).data as Float32Array;
+    for (let a = 0; a < t * k; a++) {
+      const row = ids[a] as number;
+      if (row < 0 || row >= r) continue;
+      const wt = w[a] as number;
+      const [base, o] = [row * width, Math.floor(a / k) * width];
+      for (let j = 0; j < width; j++)
+        dst[base + j] = (dst[base + j] as number) + Math.fround(wt * (gs[o + j] as number));
+    }
+    return dst;
+  }
+  const s = x.data as Float32Array;
+  for (let a = 0; a < t * k; a++) {
+    const row = ids[a] as number;
+    if (row < 0 || row >= r) continue;
+    const [base, o] = [row * width, Math.floor(a / k) * width];
+    let acc = 0;
+    for (let j = 0; j < width; j++) acc += Math.fround((s[base + j] as number) * (gs[o + j] as number));
+    dst[a] = acc;
+  }
+  return dst;
+}

@@ -1,8 +1,10 @@
 // weightedGather: out[t] = Σ_k weights[t, k] · src[rows[t, k]] against a float64 reference, with K = 0, 1, 2
 // and 6, T = 0, rows out of range on both sides and repeated, rank-1 and rank-3 sources, 16-bit storage, and
-// sizes past the CPU's WebAssembly thresholds (the source copied whole, and rows staged).
+// sizes past the CPU's WebAssembly thresholds (the source copied whole, and rows staged). weightedGatherGrad,
+// its cotangents in src and in weights, against float64 references on the same kinds of rows.
 
 import { type DType, weightedGather } from '../../index.js';
+import { weightedGatherGrad } from '../../ops/weighted-gather.js';
 import { castRef } from '../reference.js';
 import {
   bf16Tol,
@@ -131,5 +133,90 @@ export const WEIGHTED_GATHER_CASES: Case[] = [
         lit(own, [0.5, -1, 2, 0.25], [2, 2], 'bf16'),
       ]),
     'bf16',
+  ),
+];
+
+/** The float64 references of weightedGatherGrad: [R, ...rest] for 'src', [T, K] for 'weights'. */
+function weightedGatherGradRef(
+  [src, rows, weights, g]: Input[],
+  wrt: 'src' | 'weights',
+): { shape: number[]; values: number[] } {
+  const [x, ids, w, gv] = [src as Input, (rows as Input).v, (weights as Input).v, (g as Input).v];
+  const r = x.shape[0] as number;
+  const width = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const [t, k] = (rows as Input).shape as [number, number];
+  const values = new Array<number>(wrt === 'src' ? r * width : t * k).fill(0);
+  for (let a = 0; a < t * k; a++) {
+    const row = ids[a] as number;
+    if (row < 0 || row >= r) continue;
+    const o = Math.floor(a / k) * width;
+    for (let j = 0; j < width; j++) {
+      const gj = gv[o + j] as number;
+      if (wrt === 'src')
+        values[row * width + j] = (values[row * width + j] as number) + (w[a] as number) * gj;
+      else values[a] = (values[a] as number) + gj * (x.v[row * width + j] as number);
+    }
+  }
+  return { shape: wrt === 'src' ? x.shape : [t, k], values };
+}
+
+/** A weightedGatherGrad case for each `wrt`: inputs [src, rows, weights] and g of weightedGather's output shape. */
+function weightedGatherGradCases(
+  name: string,
+  seed: number,
+  make: (own: Own) => Promise<[Input, Input, Input]>,
+): Case[] {
+  return (['src', 'weights'] as const).map(
+    (wrt): Case => [
+      'weightedGatherGrad',
+      `wrt ${wrt}: ${name}`,
+      scoped(async (own, tol) => {
+        const [src, rows, weights] = await make(own);
+        const g = await uniform(own, seed, [rows.shape[0] as number, ...src.shape.slice(1)]);
+        const inputs = [src, rows, weights, g];
+        const y = own(() => weightedGatherGrad(src.t, rows.t, weights.t, g.t, wrt));
+        const ref = weightedGatherGradRef(inputs, wrt);
+        await check(`weightedGatherGrad wrt ${wrt}`, y, 'f32', ref.shape, ref.values, tol);
+      }),
+    ],
+  );
+}
+
+export const WEIGHTED_GATHER_GRAD_CASES: Case[] = [
+  ...weightedGatherGradCases('K = 6 with repeated rows', 1730, (own) =>
+    Promise.all([uniform(own, 1731, [9, 5]), randint(own, 1732, [7, 6], 0, 9), uniform(own, 1733, [7, 6])]),
+  ),
+  ...weightedGatherGradCases(
+    'rows out of range (negative and >= R) give and get 0, NaN weight included',
+    1734,
+    (own) =>
+      Promise.all([
+        uniform(own, 1735, [4, 3]),
+        idx(own, [-1, 2, 4, 0, 3, 9, -7, 4], [4, 2]),
+        lit(own, [Number.NaN, 0.5, Number.POSITIVE_INFINITY, -1.5, 2, 1, 0.25, -3], [4, 2]),
+      ]),
+  ),
+  ...weightedGatherGradCases('rank-1 src [6]', 1736, (own) =>
+    Promise.all([uniform(own, 1737, [6]), idx(own, [5, 0, 0, 3, 6, 2], [3, 2]), uniform(own, 1738, [3, 2])]),
+  ),
+  ...weightedGatherGradCases('rank-3 src [5, 2, 3]', 1739, (own) =>
+    Promise.all([
+      uniform(own, 1740, [5, 2, 3]),
+      randint(own, 1741, [4, 3], -1, 6),
+      uniform(own, 1742, [4, 3]),
+    ]),
+  ),
+  ...weightedGatherGradCases('K = 0', 1743, (own) =>
+    Promise.all([uniform(own, 1744, [4, 3]), idx(own, [], [3, 0]), lit(own, [], [3, 0])]),
+  ),
+  ...weightedGatherGradCases('rows of width 0: src [3, 0]', 1745, (own) =>
+    Promise.all([lit(own, [], [3, 0]), idx(own, [2, 0], [2, 1]), lit(own, [1, 2], [2, 1])]),
+  ),
+  ...weightedGatherGradCases('[300, 64] gathered by [200, 4]', 1746, (own) =>
+    Promise.all([
+      uniform(own, 1747, [300, 64]),
+      randint(own, 1748, [200, 4], -3, 303),
+      uniform(own, 1749, [200, 4]),
+    ]),
   ),
 ];

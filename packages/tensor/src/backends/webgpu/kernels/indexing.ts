@@ -63,12 +63,47 @@ const WEIGHTED_GATHER = `${PRELUDE}${storage(
   }
   ys[i] = acc;`)}`;
 
+// weightedGatherGrad 'src': one thread per (t, k, j) adds weights[t, k] · g[t, j] into its row j (float
+// atomics, as scatterAdd); 'weights': one thread per (t, k) sums g[t, j] · src[row, j] over j in order.
+const WEIGHTED_GATHER_GRAD_SRC = `${PRELUDE}${storage(
+  [
+    ['gs', 'f32'],
+    ['ids', 'i32'],
+    ['ws', 'f32'],
+  ],
+  ['ys', 'atomic<u32>'],
+)}${ATOMIC_ADD_F32}${main1d(`  let w = u(1u);
+  let a = i / w;
+  let j = i % w;
+  let r = ids[a];
+  if (r < 0 || u32(r) >= u(2u)) { return; }
+  atomicAddF32(u32(r) * w + j, ws[a] * gs[(a / u(3u)) * w + j]);`)}`;
+
+const WEIGHTED_GATHER_GRAD_WEIGHTS = `${PRELUDE}${storage(
+  [
+    ['xs', 'f32'],
+    ['ids', 'i32'],
+    ['gs', 'f32'],
+  ],
+  ['ys', 'f32'],
+)}${main1d(`  let w = u(1u);
+  let r = ids[i];
+  if (r < 0 || u32(r) >= u(2u)) { ys[i] = 0.0; return; }
+  let x0 = u32(r) * w;
+  let g0 = (i / u(3u)) * w;
+  var acc = 0.0;
+  for (var j = 0u; j < w; j++) { acc = acc + gs[g0 + j] * xs[x0 + j]; }
+  ys[i] = acc;`)}`;
+
 const BINCOUNT = `${PRELUDE}${storage([['xs', 'i32']], ['ys', 'atomic<i32>'])}${main1d(`  let v = xs[i];
   if (v >= 0 && u32(v) < u(1u)) { atomicAdd(&ys[u32(v)], 1); }`)}`;
 
 export function indexingKernels(
   rt: GpuRuntime,
-): Pick<KernelTable<GPUBuffer>, 'gather' | 'scatterAdd' | 'weightedGather' | 'bincount'> {
+): Pick<
+  KernelTable<GPUBuffer>,
+  'gather' | 'scatterAdd' | 'weightedGather' | 'weightedGatherGrad' | 'bincount'
+> {
   return {
     gather: ([x, idx], _attrs, out) => {
       const code = gatherCode(wgslType(x!.dtype));
@@ -107,6 +142,35 @@ export function indexingKernels(
         out,
         sizeOf(out.shape),
       );
+    },
+    weightedGatherGrad: ([src, rows, weights, g], { wrt }, out) => {
+      const width = sizeOf(src!.shape.slice(1));
+      const [t, k] = rows!.shape as [number, number];
+      const meta = (w: number) =>
+        new Meta()
+          .u32(1, w)
+          .u32(2, src!.shape[0] as number)
+          .u32(3, Math.max(k, 1));
+      if (wrt === 'weights') {
+        return launch(
+          rt,
+          WEIGHTED_GATHER_GRAD_WEIGHTS,
+          meta(width),
+          [src!.data, rows!.data, g!.data],
+          out,
+          t * k,
+        );
+      }
+      const result = rt.alloc(sizeOf(out.shape) * 4);
+      rt.clear(result);
+      run(
+        rt,
+        WEIGHTED_GATHER_GRAD_SRC,
+        meta(Math.max(width, 1)),
+        [g!.data, rows!.data, weights!.data, result],
+        t * k * width,
+      );
+      return result;
     },
     bincount: ([x], { length }) => {
       const result = rt.alloc(length * 4);
