@@ -89,6 +89,22 @@ describe('recycled outputs', () => {
     expect(y.subarray(0, 16 * n).every((v) => v === 0)).toBe(true);
   });
 
+  it('groupedMatmulKernel adds up the rows where malformed offsets make segments overlap', () => {
+    const [rows, k, n] = [1024, 8, 256];
+    // Clamped segments [16, 300), [300, 300) and [200, 1000): rows 200..299 belong to experts 0 and 2.
+    const list = [16, 300, 200, 1000];
+    const offsets = { data: Int32Array.from(list), shape: [list.length], dtype: 'i32' as DType };
+    const [x, w] = [input([rows, k], 12), input([3, k, n], 13)];
+    poisoned(rows * n);
+    const y = groupedMatmulKernel([x, w, offsets], { transW: false }, { shape: [rows, n], dtype: 'f32' });
+    const first = groupedMatmulRef(x.data, rows, k, w.data, w.shape, [16, 300, 300, 300], false).values;
+    const last = groupedMatmulRef(x.data, rows, k, w.data, w.shape, [200, 200, 200, 1000], false).values;
+    expect(y).toAllClose(
+      first.map((v, i) => v + (last[i] as number)),
+      TOL,
+    );
+  });
+
   it('groupedMatmulGradWKernel writes zeros for an empty segment', () => {
     const [rows, k, n] = [64, 256, 256];
     const list = [0, 40, 40, 64];

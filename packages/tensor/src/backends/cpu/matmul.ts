@@ -57,7 +57,11 @@ function segment(offsets: AnyHostArray, e: number, rows: number): [number, numbe
   return [lo, hi];
 }
 
-/** y_RN[seg e] = x_RK[seg e] @ w_EKN[e] (w_ENK transposed with `transW`); rows past offsets[E] stay zero. */
+/**
+ * y_RN[seg e] = x_RK[seg e] @ w_EKN[e] (w_ENK transposed with `transW`); rows past offsets[E] stay zero. Where
+ * malformed offsets make segments overlap, the overlapping rows get the sum of their experts' products, as on
+ * WebGPU.
+ */
 export function groupedMatmulKernel(
   [x, w, offsets]: readonly In[],
   { transW }: { transW: boolean },
@@ -69,12 +73,15 @@ export function groupedMatmulKernel(
   const n = out.shape[1] as number;
   const experts = tw.shape[0] as number;
   const y = overwrittenF32(rows * n);
-  // Rows below `written` are a segment's product or zeroed; the rows no segment covers are zeroed.
+  // Rows below `written` hold their segments' products or zeros; the rows no segment covers are zeroed.
   let written = 0;
   for (let e = 0; e < experts; e++) {
     const [lo, hi] = segment((offsets as In).data, e, rows);
+    const overlap = lo < written && lo < hi;
     if (lo > written) y.fill(0, written * n, lo * n);
+    if (overlap && hi > written) y.fill(0, written * n, hi * n);
     written = Math.max(written, hi);
+    const c = overlap ? new Float32Array((hi - lo) * n) : y;
     gemmBatch({
       m: hi - lo,
       n,
@@ -88,10 +95,12 @@ export function groupedMatmulKernel(
       bRowStride: transW ? 1 : n,
       bColStride: transW ? k : 1,
       bStored: true,
-      c: y,
-      cOffsets: [lo * n],
+      c,
+      cOffsets: [overlap ? 0 : lo * n],
       ldc: n,
     });
+    if (overlap)
+      for (let i = 0, at = lo * n; i < c.length; i++, at++) y[at] = (y[at] as number) + (c[i] as number);
   }
   y.fill(0, written * n);
   return y;
