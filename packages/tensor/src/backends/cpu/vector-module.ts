@@ -9,6 +9,9 @@
 //   `weightedGather` (dst, src, ids, weights, n, k, rows, n4): for each of n output rows of n4 vectors, dst row
 //   = Σ over its k terms of weights[i] · src row ids[i] (terms in order from a zero row; ids outside [0, rows)
 //   skipped), one multiply-then-add pass per term;
+//   `weightedScatter` (dst, src, ids, weights, n, k, rows, n4): for each of n source rows of n4 vectors and each
+//   of its k terms in order, dst row ids[i] += weights[i] · the source row (ids outside [0, rows) skipped), the
+//   adjoint of weightedGather;
 //   `softmax` (src, dst, rows, n4): softmax of each row of n4 vectors (rows padded with -Infinity);
 //   `swiglu` (gate, up, dst, n4): dst = silu(gate) · up, and `swigluGrad` (gate, up, g, dst, n4):
 //   dst = g · up · silu'(gate), over n4 vectors, a multiple of 4 (dst may be gate: a block is loaded before
@@ -376,6 +379,38 @@ function weightedGather(): FunctionBody {
 }
 
 /**
+ * `weightedScatter(dst, src, ids, weights, n, k, rows, n4)`, n >= 1, k >= 1 and n4 >= 1: ids and weights hold
+ * n · k terms, source row after source row. Each in-range term adds w · x vector by vector into its dst row
+ * (f32x4.mul then f32x4.add, each rounded: the JavaScript kernel's bits).
+ */
+function weightedScatter(): FunctionBody {
+  const [dst, src, ids, weights, n, k, rows, n4] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new FunctionBody(8);
+  const [rowBytes, d, s, j, kk] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const w = f.local(V128);
+  f.get(n4).i32(16).mul().set(rowBytes);
+  f.loop(); // source rows
+  f.get(k).set(kk);
+  f.loop(); // terms of the row, in order
+  f.get(ids).i32Load(0).set(d);
+  f.get(d, rows).ltU().if();
+  f.get(weights).loadSplat(0).set(w);
+  f.get(dst, d, rowBytes).mul().add().set(d);
+  f.get(src).set(s).get(n4).set(j);
+  f.loop(); // vectors of the row
+  f.get(d, d).v128Load(0).get(w, s).v128Load(0).f32x4Mul().f32x4Add().v128Store(0);
+  f.bump(d, 16).bump(s, 16).bump(j, -1);
+  f.get(j).brIf(0).end();
+  f.end();
+  f.bump(ids, 4).bump(weights, 4).bump(kk, -1);
+  f.get(kk).brIf(0).end();
+  f.get(src, rowBytes).add().set(src);
+  f.bump(n, -1);
+  f.get(n).brIf(0).end();
+  return f;
+}
+
+/**
  * `topk(src, dst, rows, e, k)`, rows >= 1 and 1 <= k <= e: the indices of the k best of each row of e floats
  * into dst (k i32 a row), best first, in the `topk` order (NaN first, then larger first, ties to the lower
  * index). Keys come in index order, so a key ranks before an earlier one exactly when the earlier is not NaN
@@ -642,6 +677,11 @@ export function vectorModuleBytes(sharedMaxPages?: number): Uint8Array<ArrayBuff
     body: weightedGather(),
     export: 'weightedGather',
   };
+  const scattered: FunctionDef = {
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    body: weightedScatter(),
+    export: 'weightedScatter',
+  };
   const rows: FunctionDef = { params: [I32, I32, I32, I32], body: softmax(), export: 'softmax' };
   const gated: FunctionDef[] = [
     { params: [I32, I32, I32, I32], body: swiglu(false), export: 'swiglu' },
@@ -649,7 +689,7 @@ export function vectorModuleBytes(sharedMaxPages?: number): Uint8Array<ArrayBuff
   ];
   const selection: FunctionDef = { params: [I32, I32, I32, I32, I32], body: topk(), export: 'topk' };
   return encodeModule(
-    [...unaries, ...binaries, scatter, gathered, rows, ...gated, selection],
+    [...unaries, ...binaries, scatter, gathered, scattered, rows, ...gated, selection],
     sharedMaxPages,
   );
 }

@@ -51,7 +51,9 @@ const STAGED_MIN_WIDTH = 32;
 
 /**
  * One weightedGather: `t` output rows of `width` floats into `dst`, each the sum over its `k` terms (ids and
- * weights, `t · k` of each) of weight · the src row of that id, ids outside [0, rows) skipped.
+ * weights, `t · k` of each) of weight · the src row of that id, ids outside [0, rows) skipped. Its adjoint,
+ * weightedScatter, reads the same fields the other way round: `t` rows of src, each added with its terms'
+ * weights into the dst rows (`rows` of them) of their ids.
  */
 export interface WeightedGatherJob {
   dst: Float32Array;
@@ -128,6 +130,33 @@ export class WasmVector {
       heapIds.set(ids.subarray(i, i + n));
       heap.set(src.subarray(i * width, (i + n) * width), srcAt);
       kernel(0, srcAt * 4, idsAt * 4, n, rows, width / 4);
+    }
+    dst.set(heap.subarray(0, total));
+    return true;
+  }
+
+  /**
+   * `dst[ids[t·k + kk]] += weights[t·k + kk] · src[t]` for the `t` source rows of `width` floats (a multiple of
+   * 4) and their `k` terms in order, onto `dst` zeroed first (`rows` rows), ids outside [0, rows) skipped: the
+   * adjoint of weightedGather, with the JavaScript loop's bits. False, with nothing written, where dst would
+   * not fit the shared memory's budget.
+   */
+  weightedScatter({ dst, src, ids, weights, rows, t, k, width }: WeightedGatherJob): boolean {
+    const total = rows * width;
+    if (total > SCATTER_MAX_FLOATS || width % 4 !== 0 || width === 0 || k === 0) return false;
+    const perChunk = Math.max(1, Math.floor(CHUNK / width));
+    const terms = perChunk * k;
+    const [idsAt, wAt, srcAt] = [total, total + terms, total + 2 * terms];
+    const heap = wasmHeap(srcAt + perChunk * width);
+    const kernel = this.kernels.weightedScatter as Kernel;
+    heap.fill(0, 0, total);
+    const heapIds = new Int32Array(heap.buffer, idsAt * 4, terms);
+    for (let t0 = 0; t0 < t; t0 += perChunk) {
+      const n = Math.min(perChunk, t - t0);
+      heapIds.set(ids.subarray(t0 * k, (t0 + n) * k));
+      heap.set(weights.subarray(t0 * k, (t0 + n) * k), wAt);
+      heap.set(src.subarray(t0 * width, (t0 + n) * width), srcAt);
+      kernel(0, srcAt * 4, idsAt * 4, wAt * 4, n, k, rows, width / 4);
     }
     dst.set(heap.subarray(0, total));
     return true;
@@ -364,6 +393,7 @@ export function wasmVector(): WasmVector | null {
     ...VECTOR_BINARY.flatMap((fn) => VECTOR_MODES.map((m) => `${fn}${m}`)),
     'scatterAdd',
     'weightedGather',
+    'weightedScatter',
     'softmax',
     'swiglu',
     'swigluGrad',

@@ -1,7 +1,8 @@
 // The CPU weightedGather kernel: the WebAssembly paths (source copied whole, or rows staged) give the
 // JavaScript loop's bits, out-of-range rows add nothing (not even a NaN weight's NaN), and for K <= 2 the
 // result is scatterAdd(mul(rows, w), token) bit for bit: each product rounded to f32, added from +0. The
-// gradient kernel gives the bits of the composites it replaced in weightedGather's VJP.
+// gradient kernel gives the bits of the composites it replaced in weightedGather's VJP, its WebAssembly
+// weighted scatter those of the JavaScript loop.
 import { describe, expect, it } from 'vitest';
 import { tensor } from '../../ops/creation.js';
 import { clamp, equal, mul, where } from '../../ops/elementwise.js';
@@ -13,7 +14,12 @@ import { philoxFill } from '../../philox.js';
 import { binaryKernel } from './elementwise.js';
 import { gatherKernel, scatterAddKernel } from './indexing.js';
 import { type WeightedGatherJob, wasmVector } from './wasm-vector.js';
-import { weightedGatherJs, weightedGatherKernel } from './weighted-gather.js';
+import {
+  weightedGatherGradKernel,
+  weightedGatherJs,
+  weightedGatherKernel,
+  weightedScatterJs,
+} from './weighted-gather.js';
 
 function uniform(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -135,6 +141,35 @@ describe('cpu weightedGather kernel', () => {
     expect(Array.from(run({ ...empty, t: 3, k: 0 }))).toEqual(new Array(12).fill(0));
     expect(run({ ...empty, t: 0, k: 3 }).length).toBe(0);
   });
+});
+
+describe('cpu weightedGatherGrad kernel', () => {
+  const shapes: [string, number, number, number, number][] = [
+    ['WebAssembly, width 64', 300, 64, 200, 3],
+    ['WebAssembly, chunks of one source row, width 20000', 5, 20000, 3, 2],
+    ['JavaScript, width 37', 300, 37, 100, 4],
+  ];
+  for (const [name, r, width, t, k] of shapes) {
+    it(`'src' equals the JavaScript loop bit for bit, out-of-range rows skipped: ${name}`, () => {
+      const g = uniform(t * width, r + width);
+      g[0] = -0;
+      const ids = rowIds(t * k, r, t);
+      const w = uniform(t * k, k);
+      const expected = new Float32Array(r * width);
+      weightedScatterJs({ dst: expected, src: g, ids, weights: w, rows: r, t, k, width });
+      const actual = weightedGatherGradKernel(
+        [
+          { data: new Float32Array(r * width), shape: [r, width], dtype: 'f32' },
+          { data: ids, shape: [t, k], dtype: 'i32' },
+          { data: w, shape: [t, k], dtype: 'f32' },
+          { data: g, shape: [t, width], dtype: 'f32' },
+        ],
+        { wrt: 'src' },
+      );
+      expect(bitMismatches(actual, expected)).toBe(0);
+      expect(expected.some((v) => v !== 0)).toBe(true);
+    });
+  }
 });
 
 describe('weightedGather gradient', () => {

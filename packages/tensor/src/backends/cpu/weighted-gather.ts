@@ -50,8 +50,9 @@ export function weightedGatherJs({ dst, src, ids, weights, rows, t, k, width }: 
 /**
  * The weightedGatherGrad kernel, inputs [src, rows, weights, g]. 'src': each product weights[t, k] · g[t]
  * rounded to f32 and added into its row of a zeroed f32 output, in (t, k) order: `scatterAdd(mul(g, w), rows)`
- * bit for bit. 'weights': the products g[t] · src[rows[t, k]] rounded to f32 and summed in float64 in element
- * order, rounded once: `sum(mul(gather(src, rows), g), -1)` bit for bit. Rows out of range give and get 0.
+ * bit for bit (in WebAssembly from WASM_MIN products, same bits). 'weights': the products g[t] · src[rows[t, k]]
+ * rounded to f32 and summed in float64 in element order, rounded once: `sum(mul(gather(src, rows), g), -1)` bit
+ * for bit. Rows out of range give and get 0.
  */
 export function weightedGatherGradKernel(
   [src, rows, weights, g]: readonly In[],
@@ -63,19 +64,14 @@ export function weightedGatherGradKernel(
   const [t, k] = (rows as In).shape as [number, number];
   const ids = (rows as In).data as Int32Array;
   const gs = (g as In).data as Float32Array;
-  const dst = outputF32(wrt === 'src' ? r * width : t * k);
   if (wrt === 'src') {
-    const w = (weights as In).data as Float32Array;
-    for (let a = 0; a < t * k; a++) {
-      const row = ids[a] as number;
-      if (row < 0 || row >= r) continue;
-      const wt = w[a] as number;
-      const [base, o] = [row * width, Math.floor(a / k) * width];
-      for (let j = 0; j < width; j++)
-        dst[base + j] = (dst[base + j] as number) + Math.fround(wt * (gs[o + j] as number));
-    }
+    const dst = outputF32(r * width);
+    const job = { dst, src: gs, ids, weights: (weights as In).data as Float32Array, rows: r, t, k, width };
+    const wasm = t * k * width >= WASM_MIN ? wasmVector() : null;
+    if (!wasm?.weightedScatter(job)) weightedScatterJs(job);
     return dst;
   }
+  const dst = outputF32(t * k);
   const s = x.data as Float32Array;
   for (let a = 0; a < t * k; a++) {
     const row = ids[a] as number;
@@ -86,4 +82,19 @@ export function weightedGatherGradKernel(
     dst[a] = acc;
   }
   return dst;
+}
+
+/**
+ * `dst[ids[i·k + kk]] += weights[i·k + kk] · src[i]` over the `t` rows of src and their terms in order, into a
+ * zeroed dst of `rows` rows: the JavaScript loop of weightedGatherGrad 'src' (also its reference in tests).
+ */
+export function weightedScatterJs({ dst, src, ids, weights, rows, t, k, width }: WeightedGatherJob): void {
+  for (let a = 0; a < t * k; a++) {
+    const row = ids[a] as number;
+    if (row < 0 || row >= rows) continue;
+    const wt = weights[a] as number;
+    const [base, o] = [row * width, Math.floor(a / k) * width];
+    for (let j = 0; j < width; j++)
+      dst[base + j] = (dst[base + j] as number) + Math.fround(wt * (src[o + j] as number));
+  }
 }
