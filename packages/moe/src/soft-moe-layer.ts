@@ -3,15 +3,12 @@
 import { type Initializer, initializers, Module, Parameter } from '@switchyard/nn';
 import {
   cast,
-  clamp,
+  entr,
   fmtShape,
   full,
   Generator,
-  log,
   matmul,
   mean,
-  mul,
-  neg,
   noGrad,
   reshape,
   SwitchyardError,
@@ -104,7 +101,7 @@ export function softMoE(
     ]);
     const y_BTD = matmul(combine_BTN, ySlots_BND);
     const stats = noGrad(() => {
-      const entropy = (p: Tensor, axis: number) => neg(sum(mul(p, log(clamp(p, 1e-30, 1))), axis));
+      const entropy = (p: Tensor, axis: number) => sum(entr(p), axis);
       return {
         expertShare_E: mean(sum(reshape(combine_BTN, [b * t, e, s]), -1), 0),
         dispatchEntropy: mean(entropy(dispatch_BTN, 1)),

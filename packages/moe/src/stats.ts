@@ -1,6 +1,6 @@
 // Shape letters: T tokens, E experts.
 import type { Routing } from '@switchyard/routers';
-import { clamp, div, full, log, maximum, mul, noGrad, sum, type Tensor, tidy } from '@switchyard/tensor';
+import { clamp, div, entr, full, mul, noGrad, sum, type Tensor, tidy } from '@switchyard/tensor';
 
 /**
  * Routing statistics of one MoE layer: the per-expert counts and the router entropy as tensors (no host round
@@ -46,13 +46,12 @@ export function routingStats(routing: Routing, routed_E: Tensor, kept_E: Tensor)
         routing.probs_TE,
         clamp(sum(routing.probs_TE, -1, true), 1e-12, Number.POSITIVE_INFINITY),
       );
-      // p_TE <= 1 by construction: only zeros need keeping away from log. Mean over tokens of -sum_e p log p.
-      const plogp = mul(p_TE, log(maximum(p_TE, 1e-30)));
+      // Mean over tokens of Σ_e entr(p) = -Σ_e p log p, with entr(0) = 0: one pass over p_TE.
       const tokens = routing.probs_TE.size / (routing.probs_TE.shape.at(-1) as number);
       return {
         tokensPerExpert: routed_E.detach(),
         keptPerExpert: kept_E.detach(),
-        routerEntropy: routing.probs_TE.size === 0 ? full([], 0) : mul(sum(plogp), -1 / tokens),
+        routerEntropy: routing.probs_TE.size === 0 ? full([], 0) : mul(sum(entr(p_TE)), 1 / tokens),
         assignments: routing.token_A.size,
       };
     }),

@@ -90,6 +90,7 @@ export {
   clamp,
   cos,
   div,
+  entr,
   equal,
   erf,
   exp,

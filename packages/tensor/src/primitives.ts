@@ -13,6 +13,7 @@ export type UnaryFn =
   | 'relu'
   | 'sigmoid'
   | 'softplus'
+  | 'entr'
   | 'gelu'
   | 'geluTanh'
   | 'silu'

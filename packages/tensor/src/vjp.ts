@@ -61,6 +61,8 @@ function unaryDerivative(fn: UnaryFn, x: Tensor, y: Tensor): Tensor | null {
       return ew.mul(y, ew.sub(1, y));
     case 'softplus':
       return ew.sigmoid(x);
+    case 'entr':
+      return ew.neg(ew.add(ew.log(x), 1));
     case 'gelu': {
       const cdf = ew.mul(ew.add(ew.erf(ew.mul(x, Math.SQRT1_2)), 1), 0.5);
       const pdf = ew.mul(ew.exp(ew.mul(ew.mul(x, x), -0.5)), INV_SQRT_2PI);

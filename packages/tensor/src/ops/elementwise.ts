@@ -15,6 +15,7 @@ const FLOAT_ONLY: ReadonlySet<UnaryFn> = new Set([
   'tanh',
   'sigmoid',
   'softplus',
+  'entr',
   'gelu',
   'geluTanh',
   'silu',
@@ -98,6 +99,13 @@ export const relu = (x: Tensor): Tensor => unary('relu', x);
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 /** log(1 + exp(x)), computed stably. */
 export const softplus = (x: Tensor): Tensor => unary('softplus', x);
+/**
+ * The elementwise entropy term entr(x) = -x · ln x (x > 0), 0 at x = 0 and -Infinity for x < 0, as
+ * `torch.special.entr` and `scipy.special.entr`: the entropy of a distribution p is `sum(entr(p))` in one pass
+ * over p, where `-sum(mul(p, log(p)))` needs a clamp for p = 0 (0 · -Infinity is NaN) and two more passes.
+ * d/dx = -(ln x + 1).
+ */
+export const entr = (x: Tensor): Tensor => unary('entr', x);
 /** x * Phi(x) with the exact normal CDF (erf). Hendrycks and Gimpel 2016. */
 export const gelu = (x: Tensor): Tensor => unary('gelu', x);
 /** The tanh approximation of GELU: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */

@@ -227,7 +227,7 @@ describe('unaryKernel', () => {
 // Sizes from 1024 elements (and rows of at least four) take the WebAssembly SIMD kernels (wasm-vector.ts):
 // the arithmetic ops stay bit for bit equal to the scalar definitions (f32 +, -, *, / are correctly rounded
 // either way, maximum and minimum select the same operand); exp, silu and sigmoid use a polynomial exp and
-// log a polynomial log, within a few ulp.
+// log and entr a polynomial log, within a few ulp.
 describe('WebAssembly SIMD paths', () => {
   it('compile on this engine (Node 20 has SIMD128), so the cases below take them', () => {
     expect(wasmVector()).not.toBeNull();
@@ -336,6 +336,7 @@ describe('WebAssembly SIMD paths', () => {
   it.each([
     ['exp', 1],
     ['log', 1],
+    ['entr', 2],
     ['silu', 3],
     ['sigmoid', 2],
   ] as const)('%s is within %i ulp of the scalar definition, specials exact', (fn, tolerance) => {

@@ -41,6 +41,9 @@ const sign = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : x);
 const relu = (x: number): number => (x > 0 ? x : 0);
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+// -x ln x; 0 at ±0, -Infinity below 0 (and at +Infinity), NaN kept.
+const entr = (x: number): number =>
+  x > 0 ? -x * Math.log(x) : x === 0 ? 0 : x < 0 ? Number.NEGATIVE_INFINITY : x;
 const gelu = (x: number): number => 0.5 * x * (1 + erf(x * Math.SQRT1_2));
 const geluTanh = (x: number): number =>
   0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
@@ -65,6 +68,7 @@ export const unaryFns: { readonly [F in UnaryFn]: (x: number) => number } = {
   relu,
   sigmoid,
   softplus,
+  entr,
   gelu,
   geluTanh,
   silu,
@@ -137,6 +141,9 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
     case 'softplus':
       for (let i = 0; i < n; i++) d[i] = softplus(s[i] as number);
       return;
+    case 'entr':
+      for (let i = 0; i < n; i++) d[i] = entr(s[i] as number);
+      return;
     case 'gelu':
       for (let i = 0; i < n; i++) d[i] = gelu(s[i] as number);
       return;
@@ -165,7 +172,7 @@ function unaryLoop(fn: UnaryFn, s: Arr, d: Arr): void {
 }
 
 /**
- * `fn` of every element. f32 exp, log, silu and sigmoid of at least WASM_MIN elements go to the WebAssembly
+ * `fn` of every element. f32 exp, log, entr, silu and sigmoid of at least WASM_MIN elements go to the WebAssembly
  * SIMD kernels: polynomial approximations within 1 to 3 ulp of the loops, special values exact.
  */
 export function unaryKernel([x]: readonly In[], { fn }: { fn: UnaryFn }, out: KernelOutput): AnyHostArray {

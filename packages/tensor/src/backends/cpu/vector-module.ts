@@ -1,6 +1,6 @@
 // The WebAssembly SIMD vector-math module, emitted as bytes: f32 element-wise kernels four lanes at a time over
 // the shared memory (wasm-vector.ts copies operands in and results out). All addresses are in bytes.
-//   unary `exp`, `log`, `silu`, `sigmoid` (src, dst, n4): n4 vectors of four floats, a multiple of 4;
+//   unary `exp`, `log`, `entr`, `silu`, `sigmoid` (src, dst, n4): n4 vectors of four floats, a multiple of 4;
 //   binary `<op><mode>` (a, b, d, rows, n4) for op add/sub/mul/div/maximum/minimum and mode vv/vs/sv: `rows`
 //   rows of n4 vectors; a vector operand advances 16 bytes a vector, a scalar operand (`s`) one float a row,
 //   splatted;
@@ -29,12 +29,12 @@ import {
   type VectorOp,
 } from './wasm-encoder.js';
 
-export type VectorUnaryFn = 'exp' | 'log' | 'silu' | 'sigmoid';
+export type VectorUnaryFn = 'exp' | 'log' | 'entr' | 'silu' | 'sigmoid';
 export type VectorBinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
 /** Which binary operands are vectors (v) and which a per-row scalar (s). */
 export type VectorMode = 'vv' | 'vs' | 'sv';
 
-export const VECTOR_UNARY: readonly VectorUnaryFn[] = ['exp', 'log', 'silu', 'sigmoid'];
+export const VECTOR_UNARY: readonly VectorUnaryFn[] = ['exp', 'log', 'entr', 'silu', 'sigmoid'];
 export const VECTOR_BINARY: readonly VectorBinaryFn[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'];
 export const VECTOR_MODES: readonly VectorMode[] = ['vv', 'vs', 'sv'];
 
@@ -156,11 +156,30 @@ function emitLogSpecials(f: FunctionBody, x: number): void {
 }
 
 /**
- * After a block of log results is stored at the i32 local `dst`: where a lane of the block's inputs (v128
- * locals `x`, at `offset` bytes) is outside emitLog's domain, rewrites the block through emitLogSpecials. One
+ * Replaces the lanes of the vector on the stack where the v128 local `x` is not finite and positive by the
+ * JavaScript entr results: 0 for ±0, -Infinity for negatives and +Infinity, NaN for NaN.
+ */
+function emitEntrSpecials(f: FunctionBody, x: number): void {
+  // x < 0 || x === Infinity ? -Infinity : x === 0 ? 0 : x
+  f.f32x4Const(Number.NEGATIVE_INFINITY).f32x4Const(0).get(x);
+  f.get(x).f32x4Const(0).vector('f32x4Eq').vector('bitselect');
+  f.get(x).f32x4Const(0).vector('f32x4Lt');
+  f.get(x).f32x4Const(Number.POSITIVE_INFINITY).vector('f32x4Eq').vector('v128Or').vector('bitselect');
+  emitLogDomain(f, x);
+  f.vector('bitselect');
+}
+
+/**
+ * After a block of log (or entr) results is stored at the i32 local `dst`: where a lane of the block's inputs
+ * (v128 locals `x`, at `offset` bytes) is outside emitLog's domain, rewrites the block through `specials`. One
  * test and branch a block keeps the rare fix-up off the common path, where it cost a quarter of the kernel.
  */
-function emitLogFixUp(f: FunctionBody, dst: number, block: readonly { offset: number; x: number }[]): void {
+function emitLogFixUp(
+  f: FunctionBody,
+  dst: number,
+  block: readonly { offset: number; x: number }[],
+  specials: (f: FunctionBody, x: number) => void,
+): void {
   block.forEach(({ x }, i) => {
     emitLogDomain(f, x);
     if (i > 0) f.vector('v128And');
@@ -168,7 +187,7 @@ function emitLogFixUp(f: FunctionBody, dst: number, block: readonly { offset: nu
   f.allTrue().eqz().if();
   for (const { offset, x } of block) {
     f.get(dst, dst).v128Load(offset);
-    emitLogSpecials(f, x);
+    specials(f, x);
     f.v128Store(offset);
   }
   f.end();
@@ -178,7 +197,10 @@ function emitLogFixUp(f: FunctionBody, dst: number, block: readonly { offset: nu
 function emitUnary(f: FunctionBody, fn: VectorUnaryFn, x: number, e: number, t: Temps): void {
   if (fn === 'exp') emitExp(f, x, t);
   else if (fn === 'log') emitLog(f, x, t);
-  else {
+  else if (fn === 'entr') {
+    emitLog(f, x, t);
+    f.get(x).vector('f32x4Neg').f32x4Mul();
+  } else {
     // sigmoid(x) from e = exp(-|x|): (x >= 0 ? 1 : e) / (1 + e), so neither side overflows;
     // silu(x) = x · sigmoid(x), which stays finite and exact to a few ulp where x / (1 + exp(-x)) overflows.
     f.get(x).vector('f32x4Abs').vector('f32x4Neg').set(e);
@@ -222,7 +244,8 @@ function unary(fn: VectorUnaryFn): FunctionBody {
     emitUnary(f, fn, x, e, t);
     f.v128Store(offset);
   }
-  if (fn === 'log') emitLogFixUp(f, dst, block);
+  if (fn === 'log') emitLogFixUp(f, dst, block, emitLogSpecials);
+  if (fn === 'entr') emitLogFixUp(f, dst, block, emitEntrSpecials);
   const bytes = 16 * UNARY_BLOCK;
   f.bump(src, bytes).bump(dst, bytes).bump(n4, -UNARY_BLOCK);
   f.get(n4).brIf(0).end();

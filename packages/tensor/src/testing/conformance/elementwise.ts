@@ -6,6 +6,7 @@ import {
   cos,
   type DType,
   div,
+  entr,
   equal,
   erf,
   exp,
@@ -78,6 +79,7 @@ const UNARY_OPS: { readonly [F in UnaryFn]: (x: Tensor) => Tensor } = {
   relu,
   sigmoid,
   softplus,
+  entr,
   gelu,
   geluTanh,
   silu,
@@ -111,7 +113,7 @@ const COMPARE_OPS: { readonly [F in CompareFn]: (a: TensorLike, b: TensorLike) =
 };
 
 /** Functions whose domain is the positive reals. */
-const POSITIVE_ONLY: ReadonlySet<UnaryFn> = new Set(['log', 'sqrt', 'rsqrt']);
+const POSITIVE_ONLY: ReadonlySet<UnaryFn> = new Set(['log', 'sqrt', 'rsqrt', 'entr']);
 const GENERAL = [-3.5, -1.5, -0.5, 0, 0.25, 1, 2.5, 4];
 const POSITIVE = [0.01, 0.1, 0.5, 1, 2, 3.5, 10, 100];
 
@@ -158,6 +160,9 @@ const unaryCases: Case[] = [
   unaryCase('sigmoid', 'size-1 [1, 1, 1]', 'f32', (own) => lit(own, [-2], [1, 1, 1])),
   unaryCase('sigmoid', 'large magnitudes', 'f32', (own) => lit(own, [-80, -20, 20, 80], [4])),
   unaryCase('softplus', 'large magnitudes', 'f32', (own) => lit(own, [-80, -20, 20, 80], [4])),
+  unaryCase('entr', '0, -0, negatives, +Infinity and tiny values', 'f32', (own) =>
+    lit(own, [0, -0, -2, -1e-30, Number.POSITIVE_INFINITY, 1e-30, 1, 0.5], [8]),
+  ),
   unaryCase('erf', 'tails', 'f32', (own) => lit(own, [-6, -3.2, -2.9, 2.9, 3.2, 6], [6])),
   unaryCase('floor', 'negative halves', 'f32', (own) => lit(own, [-2.5, -2, -0.5, 0.5, 1.999, 2], [6])),
   unaryCase('sign', 'zero', 'f32', (own) => lit(own, [-0.001, 0, 0.001], [3])),

@@ -35,6 +35,12 @@ fn tanh_(x: f32) -> f32 {
 }
 fn softplus_(x: f32) -> f32 { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }
 fn nan_() -> f32 { return f32bits(0x7fc00000u); }
+fn entr_(x: f32) -> f32 {
+  if (x > 0.0) { return -x * log(x); }
+  if (x == 0.0) { return 0.0; }
+  if (x < 0.0) { return f32bits(0xff800000u); }
+  return x;
+}
 fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
   if (a < 0.0) {
@@ -60,6 +66,7 @@ export const FLOAT_UNARY: Record<Exclude<UnaryFn, 'not'>, string> = {
   relu: 'select(0.0, x, x > 0.0)',
   sigmoid: 'sigmoid_(x)',
   softplus: 'softplus_(x)',
+  entr: 'entr_(x)',
   gelu: '0.5 * x * (1.0 + erf_(x * 0.70710678118654752))',
   geluTanh: '0.5 * x * (1.0 + tanh_(0.79788456080286536 * (x + 0.044715 * x * x * x)))',
   silu: 'x * sigmoid_(x)',
