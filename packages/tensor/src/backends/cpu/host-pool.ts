@@ -2,8 +2,9 @@
 // faults in every page of it: a 32 MiB output cost 13 ms to fill the first time against 1.2 ms to refill a
 // warm one (Node 20, Linux, the 2-core bench machine), which made the grouped weight gradients of a
 // DeepSeek-shaped layer (64 experts x 512 x 256) spend a third of their time in page faults. Storages of at
-// least MIN_BYTES that are freed are therefore kept here and handed out again, zeroed, to the next output of
-// the same type and length; at most MAX_BYTES are kept, the oldest dropped first.
+// least MIN_BYTES that are freed are therefore kept here and handed out again to the next output of the same
+// type and length, zeroed unless its kernel writes every element (`overwrittenF32`); at most MAX_BYTES are
+// kept, the oldest dropped first.
 
 import { type AnyHostArray, type DType, hostArray, hostArrayType } from '../../dtype.js';
 import { forgetKept } from './packed-operands.js';
