@@ -165,6 +165,7 @@ function weightedGatherGradCases(
   name: string,
   seed: number,
   make: (own: Own) => Promise<[Input, Input, Input]>,
+  dtype: DType = 'f32',
 ): Case[] {
   return (['src', 'weights'] as const).map(
     (wrt): Case => [
@@ -176,7 +177,9 @@ function weightedGatherGradCases(
         const inputs = [src, rows, weights, g];
         const y = own(() => weightedGatherGrad(src.t, rows.t, weights.t, g.t, wrt));
         const ref = weightedGatherGradRef(inputs, wrt);
-        await check(`weightedGatherGrad wrt ${wrt}`, y, 'f32', ref.shape, ref.values, tol);
+        const t = dtype === 'bf16' ? bf16Tol(tol) : tol;
+        const values = ref.values.map((v) => castRef(v, dtype));
+        await check(`weightedGatherGrad wrt ${wrt}`, y, dtype, ref.shape, values, t);
       }),
     ],
   );
@@ -211,6 +214,17 @@ export const WEIGHTED_GATHER_GRAD_CASES: Case[] = [
   ),
   ...weightedGatherGradCases('rows of width 0: src [3, 0]', 1745, (own) =>
     Promise.all([lit(own, [], [3, 0]), idx(own, [2, 0], [2, 1]), lit(own, [1, 2], [2, 1])]),
+  ),
+  ...weightedGatherGradCases(
+    'bf16 src and weights (g cast to bf16)',
+    1750,
+    (own) =>
+      Promise.all([
+        lit(own, [0.1, -0.2, 0.3, 0.7, 1.5, -2], [3, 2], 'bf16'),
+        idx(own, [2, 0, 1, 1], [2, 2]),
+        lit(own, [0.5, -1, 2, 0.25], [2, 2], 'bf16'),
+      ]),
+    'bf16',
   ),
   ...weightedGatherGradCases('[300, 64] gathered by [200, 4]', 1746, (own) =>
     Promise.all([
