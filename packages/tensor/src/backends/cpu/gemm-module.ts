@@ -5,9 +5,9 @@
 //   (bPanel = K * NR * 4, bStep = NR * 4) or row-major rows of ldb floats (bPanel = NR * 4, bStep = ldb * 4),
 //   C row-major with both dimensions padded to whole panels.
 // `gemm` blocks K (so one B sliver of kc x NR floats stays in L1) and the A panels (so a block of them stays
-// in L2), and calls `tile`, the register-blocked micro-kernel: MR x NR accumulators held in v128 locals,
-// per step of k one broadcast load of A per row, NR / 4 vector loads of B, and MR * NR / 4 multiply-adds.
-// All addresses are in bytes.
+// in L2), reads a packed B's next sliver ahead of its use, and calls `tile`, the register-blocked
+// micro-kernel: MR x NR accumulators held in v128 locals, per step of k one broadcast load of A per row,
+// NR / 4 vector loads of B, and MR * NR / 4 multiply-adds. All addresses are in bytes.
 
 import { encodeModule, FunctionBody, I32, V128, type ValType } from './wasm-encoder.js';
 
@@ -79,11 +79,25 @@ function tile({ mr, nr, relaxed }: GemmModuleConfig): FunctionBody {
   return f;
 }
 
+/** Bytes of a cache line, and of a read-ahead group (four lines). */
+const LINE_BYTES = 64;
+const GROUP_BYTES = 4 * LINE_BYTES;
+/** Read-ahead groups a tile call at most (16 lines, of the 256 of a 512 x 8 sliver). */
+const MAX_GROUPS = 4;
+
 /**
  * `gemm(ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep, ldc)`: C = A @ B, A packed, B laid
  * out as `bPanel` and `bStep` say (see the top of this file), rows of C `ldc` bytes apart, k >= 1. K is cut
  * into blocks of at most `kcMax` steps and the A panels into blocks of `mcPanels`; for each pair every B panel
  * sweeps the A block, so its kc x NR sliver is reused from L1 while the A block stays in L2.
+ *
+ * A packed B's next sliver is read ahead: before each tile call, a share of its cache lines (spread evenly over
+ * the calls of the current panel, in groups of four lines, the loaded values dropped). WebAssembly has no
+ * prefetch instruction, but these loads are independent of the tile's arithmetic, so their cache misses
+ * overlap it. A grouped product of many small experts reads every expert's weights from memory once, and the
+ * first tile call on each panel used to wait on them: 256 experts of 256 x 256 at 64 rows each took 51 ms
+ * against 44 ms with the same weights for every expert (cached), and 45 ms with the read-ahead; 64 experts of
+ * 512 x 256 at 48 rows, 19.7 -> 17.8 ms (16 ms cached). Dense products gain slightly.
  */
 function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
   const [ap, bp, cp, mPanels, nPanels, k, kcMax, mcPanels, bPanel, bStep, ldc] = [
@@ -96,6 +110,13 @@ function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
   const icEnd = f.local(I32);
   const jr = f.local(I32);
   const ir = f.local(I32);
+  const [pf, pfEnd, pfPer, pfGroups, pfN] = Array.from({ length: 5 }, () => f.local(I32)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const TILE_FUNCTION = 0;
   /** Pushes min(x, y), unsigned, where each pushes one value. */
   const min = (x: () => void, y: () => void) => {
@@ -122,8 +143,39 @@ function driver({ mr, nr }: GemmModuleConfig): FunctionBody {
   f.set(icEnd);
   f.i32(0).set(jr);
   f.loop(); // jr: B panels
+  // The next packed B panel's sliver [pf, pfEnd), read ahead while this panel's tiles compute (nothing past
+  // the last panel, nor for a B read in place, whose sliver is not contiguous).
+  f.get(bp, jr).i32(1).add().get(bPanel).mul().add().get(pc, bStep).mul().add().set(pf);
+  f.get(pf, kc, bStep).mul().add().set(pfEnd);
+  f.get(jr)
+    .i32(1)
+    .add()
+    .get(nPanels)
+    .ltU()
+    .get(bStep)
+    .i32(4 * nr)
+    .scalar('i32Eq')
+    .and()
+    .eqz()
+    .if();
+  f.get(pfEnd).set(pf);
+  f.end();
+  // Groups a tile call: the sliver spread over the block's tile calls, ceil(bytes / (GROUP_BYTES · calls)),
+  // at most MAX_GROUPS.
+  f.get(icEnd, ic).sub().i32(GROUP_BYTES).mul().set(pfPer);
+  min(
+    () => f.i32(MAX_GROUPS),
+    () => f.get(kc, bStep).mul().get(pfPer).add().i32(1).sub().get(pfPer).scalar('i32DivU'),
+  );
+  f.set(pfGroups);
   f.get(ic).set(ir);
   f.loop(); // ir: A panels of the block
+  f.get(pfGroups).set(pfN);
+  f.block().loop(); // read-ahead groups, each whole inside the sliver
+  f.get(pfN).eqz().get(pf).i32(GROUP_BYTES).add().get(pfEnd).scalar('i32GtU').scalar('i32Or').brIf(1);
+  for (let line = 0; line < GROUP_BYTES; line += LINE_BYTES) f.get(pf).i32Load(line).drop();
+  f.bump(pf, GROUP_BYTES).bump(pfN, -1);
+  f.br(0).end().end();
   f.get(ap, ir, k).mul().get(pc).add().i32(aPanelBytes).mul().add();
   f.get(bp, jr, bPanel).mul().add().get(pc, bStep).mul().add();
   f.get(cp, ir).i32(mr).mul().get(ldc).mul().add().get(jr).i32(cTileRowBytes).mul().add();

@@ -14,6 +14,10 @@ const SCALAR = {
   i32LtS: 0x48,
   i32GtS: 0x4a,
   i32GeS: 0x4e,
+  i32LeU: 0x4d,
+  i32GeU: 0x4f,
+  i32GtU: 0x4b,
+  i32DivU: 0x6e,
   f32Eq: 0x5b,
   f32Ne: 0x5c,
   f32Gt: 0x5e,
@@ -242,6 +246,11 @@ export class FunctionBody {
   /** Branches to the enclosing label `depth` levels out (0 = innermost) when the popped i32 is non-zero. */
   brIf(depth: number): this {
     return this.emit(0x0d, ...uleb(depth));
+  }
+
+  /** Drops the value on top of the stack. */
+  drop(): this {
+    return this.emit(0x1a);
   }
 
   /** i32.load at address + offset (bytes). */
