@@ -357,77 +357,69 @@ function scatterAdd(): FunctionBody {
   return f;
 }
 
-/**
- * `weightedGather(dst, src, ids, weights, n, k, rows, n4)`, n >= 1, k >= 1 and n4 >= 1: ids and weights hold
- * n · k terms, output row after output row. Each output row is zeroed, then each in-range term adds
- * w · x vector by vector (f32x4.mul then f32x4.add, each rounded: the JavaScript kernel's bits).
- */
-function weightedGather(): FunctionBody {
-  const [dst, src, ids, weights, n, k, rows, n4] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const f = new FunctionBody(8);
-  const [rowBytes, d, s, j, r, kk] = [
-    f.local(I32),
-    f.local(I32),
-    f.local(I32),
-    f.local(I32),
-    f.local(I32),
-    f.local(I32),
-  ];
-  const w = f.local(V128);
-  f.get(n4).i32(16).mul().set(rowBytes);
-  f.loop(); // output rows
-  f.get(dst).set(d).get(n4).set(j);
-  f.loop(); // zero the row
-  f.get(d).f32x4Const(0).v128Store(0);
-  f.bump(d, 16).bump(j, -1);
-  f.get(j).brIf(0).end();
-  f.get(k).set(kk);
-  f.loop(); // terms of the row, in order
-  f.get(ids).i32Load(0).set(r);
-  f.get(r, rows).ltU().if();
-  f.get(weights).loadSplat(0).set(w);
-  f.get(src, r, rowBytes).mul().add().set(s);
-  f.get(dst).set(d).get(n4).set(j);
-  f.loop(); // vectors of the row
-  f.get(d, d).v128Load(0).get(w, s).v128Load(0).f32x4Mul().f32x4Add().v128Store(0);
-  f.bump(d, 16).bump(s, 16).bump(j, -1);
-  f.get(j).brIf(0).end();
-  f.end();
-  f.bump(ids, 4).bump(weights, 4).bump(kk, -1);
-  f.get(kk).brIf(0).end();
-  f.get(dst, rowBytes).add().set(dst);
-  f.bump(n, -1);
-  f.get(n).brIf(0).end();
-  return f;
+/** The locals and parameters (indices) of the weighted row kernels' term loop. */
+interface TermLoop {
+  ids: number;
+  weights: number;
+  k: number;
+  rows: number;
+  n4: number;
+  kk: number;
+  id: number;
+  w: number;
+  d: number;
+  s: number;
+  j: number;
 }
 
 /**
- * `weightedScatter(dst, src, ids, weights, n, k, rows, n4)`, n >= 1, k >= 1 and n4 >= 1: ids and weights hold
- * n · k terms, source row after source row. Each in-range term adds w · x vector by vector into its dst row
- * (f32x4.mul then f32x4.add, each rounded: the JavaScript kernel's bits).
+ * The term loop of weightedGather and weightedScatter: for each of k terms in order (ids and weights
+ * advancing), when its id is in [0, rows), `pointRows` sets the locals d and s to the rows it combines, and
+ * w · s is added into d vector by vector (f32x4.mul then f32x4.add, each rounded: the JavaScript kernels' bits).
  */
-function weightedScatter(): FunctionBody {
+function emitTermLoop(f: FunctionBody, l: TermLoop, pointRows: () => void): void {
+  f.get(l.k).set(l.kk);
+  f.loop(); // terms, in order
+  f.get(l.ids).i32Load(0).set(l.id);
+  f.get(l.id, l.rows).ltU().if();
+  f.get(l.weights).loadSplat(0).set(l.w);
+  pointRows();
+  f.get(l.n4).set(l.j);
+  f.loop(); // vectors of the row
+  f.get(l.d, l.d).v128Load(0).get(l.w, l.s).v128Load(0).f32x4Mul().f32x4Add().v128Store(0);
+  f.bump(l.d, 16).bump(l.s, 16).bump(l.j, -1);
+  f.get(l.j).brIf(0).end();
+  f.end();
+  f.bump(l.ids, 4).bump(l.weights, 4).bump(l.kk, -1);
+  f.get(l.kk).brIf(0).end();
+}
+
+/**
+ * `weightedGather(dst, src, ids, weights, n, k, rows, n4)` (`scatter` false) or `weightedScatter` with the same
+ * parameters, n >= 1, k >= 1 and n4 >= 1: ids and weights hold n · k terms, row after row of the side walked in
+ * order. weightedGather zeroes each output row, then adds each in-range term's w · src row ids[i]; weightedScatter
+ * adds each in-range term's w · the source row into dst row ids[i].
+ */
+function weightedRows(scatter: boolean): FunctionBody {
   const [dst, src, ids, weights, n, k, rows, n4] = [0, 1, 2, 3, 4, 5, 6, 7];
   const f = new FunctionBody(8);
-  const [rowBytes, d, s, j, kk] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
-  const w = f.local(V128);
+  const [rowBytes, d, s, j] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const [kk, id, w] = [f.local(I32), f.local(I32), f.local(V128)];
+  const loop = { ids, weights, k, rows, n4, kk, id, w, d, s, j };
   f.get(n4).i32(16).mul().set(rowBytes);
-  f.loop(); // source rows
-  f.get(k).set(kk);
-  f.loop(); // terms of the row, in order
-  f.get(ids).i32Load(0).set(d);
-  f.get(d, rows).ltU().if();
-  f.get(weights).loadSplat(0).set(w);
-  f.get(dst, d, rowBytes).mul().add().set(d);
-  f.get(src).set(s).get(n4).set(j);
-  f.loop(); // vectors of the row
-  f.get(d, d).v128Load(0).get(w, s).v128Load(0).f32x4Mul().f32x4Add().v128Store(0);
-  f.bump(d, 16).bump(s, 16).bump(j, -1);
-  f.get(j).brIf(0).end();
-  f.end();
-  f.bump(ids, 4).bump(weights, 4).bump(kk, -1);
-  f.get(kk).brIf(0).end();
-  f.get(src, rowBytes).add().set(src);
+  f.loop(); // rows of the side read or written in order: dst rows (gather), src rows (scatter)
+  if (scatter) {
+    emitTermLoop(f, loop, () => f.get(dst, id, rowBytes).mul().add().set(d).get(src).set(s));
+    f.get(src, rowBytes).add().set(src);
+  } else {
+    f.get(dst).set(d).get(n4).set(j);
+    f.loop(); // zero the row
+    f.get(d).f32x4Const(0).v128Store(0);
+    f.bump(d, 16).bump(j, -1);
+    f.get(j).brIf(0).end();
+    emitTermLoop(f, loop, () => f.get(src, id, rowBytes).mul().add().set(s).get(dst).set(d));
+    f.get(dst, rowBytes).add().set(dst);
+  }
   f.bump(n, -1);
   f.get(n).brIf(0).end();
   return f;
@@ -697,12 +689,12 @@ export function vectorModuleBytes(sharedMaxPages?: number): Uint8Array<ArrayBuff
   };
   const gathered: FunctionDef = {
     params: [I32, I32, I32, I32, I32, I32, I32, I32],
-    body: weightedGather(),
+    body: weightedRows(false),
     export: 'weightedGather',
   };
   const scattered: FunctionDef = {
     params: [I32, I32, I32, I32, I32, I32, I32, I32],
-    body: weightedScatter(),
+    body: weightedRows(true),
     export: 'weightedScatter',
   };
   const rows: FunctionDef = { params: [I32, I32, I32, I32], body: softmax(), export: 'softmax' };

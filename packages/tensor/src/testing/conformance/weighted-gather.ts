@@ -60,6 +60,14 @@ function weightedGatherCase(
 
 const idx = (own: Own, values: number[], shape: number[]) => lit(own, values, shape, 'i32');
 
+/** bf16 src [3, 2] and weights [2, 2], rows [2, 2]. */
+const bf16Inputs = (own: Own) =>
+  Promise.all([
+    lit(own, [0.1, -0.2, 0.3, 0.7, 1.5, -2], [3, 2], 'bf16'),
+    idx(own, [2, 0, 1, 1], [2, 2]),
+    lit(own, [0.5, -1, 2, 0.25], [2, 2], 'bf16'),
+  ]);
+
 export const WEIGHTED_GATHER_CASES: Case[] = [
   weightedGatherCase('K = 1: src [5, 3], rows [4, 1]', (own) =>
     Promise.all([uniform(own, 1700, [5, 3]), idx(own, [4, 0, 2, 4], [4, 1]), uniform(own, 1701, [4, 1])]),
@@ -124,16 +132,7 @@ export const WEIGHTED_GATHER_CASES: Case[] = [
       ]),
     'f32',
   ),
-  weightedGatherCase(
-    'bf16 src and weights store rounded',
-    (own) =>
-      Promise.all([
-        lit(own, [0.1, -0.2, 0.3, 0.7, 1.5, -2], [3, 2], 'bf16'),
-        idx(own, [2, 0, 1, 1], [2, 2]),
-        lit(own, [0.5, -1, 2, 0.25], [2, 2], 'bf16'),
-      ]),
-    'bf16',
-  ),
+  weightedGatherCase('bf16 src and weights store rounded', bf16Inputs, 'bf16'),
 ];
 
 /** The float64 references of weightedGatherGrad: [R, ...rest] for 'src', [T, K] for 'weights'. */
@@ -215,17 +214,7 @@ export const WEIGHTED_GATHER_GRAD_CASES: Case[] = [
   ...weightedGatherGradCases('rows of width 0: src [3, 0]', 1745, (own) =>
     Promise.all([lit(own, [], [3, 0]), idx(own, [2, 0], [2, 1]), lit(own, [1, 2], [2, 1])]),
   ),
-  ...weightedGatherGradCases(
-    'bf16 src and weights (g cast to bf16)',
-    1750,
-    (own) =>
-      Promise.all([
-        lit(own, [0.1, -0.2, 0.3, 0.7, 1.5, -2], [3, 2], 'bf16'),
-        idx(own, [2, 0, 1, 1], [2, 2]),
-        lit(own, [0.5, -1, 2, 0.25], [2, 2], 'bf16'),
-      ]),
-    'bf16',
-  ),
+  ...weightedGatherGradCases('bf16 src and weights (g cast to bf16)', 1750, bf16Inputs, 'bf16'),
   ...weightedGatherGradCases('[300, 64] gathered by [200, 4]', 1746, (own) =>
     Promise.all([
       uniform(own, 1747, [300, 64]),
